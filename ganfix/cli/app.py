@@ -1,0 +1,47 @@
+"""`ganfix` entry point. Each command lives in its own module under ganfix.cli and registers itself.
+
+Errors a user can cause (GanfixError) print one line on stderr and exit 2; a failed quality gate
+exits 1; anything else is an internal error (traceback, exit 3+ from Python).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from ..errors import GanfixError
+
+app = typer.Typer(
+    name="ganfix",
+    help="Debug and repair trained GAN generators (GAN Dissection, offline, on CPU or GPU).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One module per command (group). Each defines `register(app: typer.Typer)`.
+COMMAND_MODULES = [
+    "layers_cmd",
+    "rank_cmd",
+]
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except GanfixError as exc:  # raised outside a command body (e.g. during parsing callbacks)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Shared CLI plumbing: error handling, console on stderr, JSON on stdout, generator options."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import GanfixError
+
+# Logs, tables and progress go to stderr when --json is used, so stdout stays machine-readable.
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def console_for(json_output: bool) -> Console:
+    return err_console if json_output else out_console
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn user-caused errors into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GanfixError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def parse_floats(text: Optional[str], name: str, count: int | None = None) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise GanfixError(f"{name} must be comma-separated numbers, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise GanfixError(f"{name} needs {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise GanfixError(f"{name} must be comma-separated integers, got {text!r}") from None
+
+
+# Reusable typer options for loading a generator spec.
+GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights.")
+WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
+ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
+OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")
+DeviceOpt = typer.Option(None, "--device", help="cpu or cuda[:i]; default cuda when available, else cpu.")
+TrustOpt = typer.Option(False, "--trust-pickle", help="Allow unpickling code (e.g. StyleGAN2-ADA .pkl). Only for files you trust.")
+SeedOpt = typer.Option(0, "--seed", help="Seed: the same seed gives the same samples and numbers.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (logs go to stderr).")
+
+
+def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=False):
+    from ..generator import load_generator
+
+    return load_generator(
+        gen,
+        weights=weights,
+        z_shape=parse_ints(z_shape, "--z-shape"),
+        output_range=parse_floats(output_range, "--output-range", 2),
+        device=device,
+        trust_pickle=trust_pickle,
+    )
