@@ -1,0 +1,40 @@
+"""`ganfix layers GEN`: hookable layers with output shapes and unit counts."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, TrustOpt, WeightsOpt, ZShapeOpt, console_for,
+                     handle_errors, load_gen, print_json)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("layers")
+    @handle_errors
+    def layers(
+        gen: str = GenArg,
+        weights: Optional[str] = WeightsOpt,
+        z_shape: Optional[str] = ZShapeOpt,
+        output_range: str = OutputRangeOpt,
+        device: Optional[str] = DeviceOpt,
+        trust_pickle: bool = TrustOpt,
+        all_layers: bool = typer.Option(False, "--all", help="Include nested submodules, not only the top-level blocks."),
+        json_output: bool = JsonOpt,
+    ) -> None:
+        """List the hookable layers of GEN with output shapes and unit counts."""
+        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        infos = list(g.layers.values()) if all_layers else list(g.top_layers().values()) or list(g.layers.values())
+        if json_output:
+            print_json({"generator": g.describe(), "layers": [
+                {"name": i.name, "shape": list(i.shape), "units": i.units, "spatial": i.spatial} for i in infos]})
+            return
+        table = Table(title=f"{g.name}  (fingerprint {g.fingerprint}, z {tuple(g.z_shape)})")
+        table.add_column("layer")
+        table.add_column("output shape", justify="right")
+        table.add_column("units", justify="right")
+        table.add_column("spatial", justify="center")
+        for i in infos:
+            table.add_row(i.name, "×".join(map(str, i.shape)), str(i.units), "yes" if i.spatial else "no")
+        console_for(False).print(table)

@@ -1,0 +1,66 @@
+"""Per-unit count, mean, std, min, max and activation rate (fraction of values > threshold).
+
+Sums are float64; counts are exact integers, so merging shards equals one pass (counts exactly,
+means/stds to float64 rounding).
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Moments:
+    def __init__(self, num_units: int, threshold: float = 0.0):
+        self.num_units, self.threshold = num_units, threshold
+        self.count = 0  # values per unit (samples × positions)
+        self.sum = torch.zeros(num_units, dtype=torch.float64)
+        self.sumsq = torch.zeros(num_units, dtype=torch.float64)
+        self.active = torch.zeros(num_units, dtype=torch.long)
+        self.min = torch.full((num_units,), float("inf"), dtype=torch.float64)
+        self.max = torch.full((num_units,), float("-inf"), dtype=torch.float64)
+
+    def add(self, values: torch.Tensor) -> None:
+        """values: [d, M] (all values of each unit in this batch)."""
+        v = values.detach().to("cpu", torch.float64)
+        self.count += v.shape[1]
+        self.sum += v.sum(1)
+        self.sumsq += (v * v).sum(1)
+        self.active += (v > self.threshold).sum(1)
+        if v.shape[1]:
+            self.min = torch.minimum(self.min, v.min(1).values)
+            self.max = torch.maximum(self.max, v.max(1).values)
+
+    def merge(self, other: "Moments") -> "Moments":
+        if other.num_units != self.num_units or other.threshold != self.threshold:
+            raise ValueError("cannot merge Moments of different shapes or thresholds")
+        self.count += other.count
+        self.sum += other.sum
+        self.sumsq += other.sumsq
+        self.active += other.active
+        self.min = torch.minimum(self.min, other.min)
+        self.max = torch.maximum(self.max, other.max)
+        return self
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.sum / max(self.count, 1)
+
+    @property
+    def std(self) -> torch.Tensor:
+        n = max(self.count, 1)
+        var = (self.sumsq / n - self.mean ** 2).clamp_min(0)
+        return var.sqrt()
+
+    @property
+    def rate(self) -> torch.Tensor:
+        return self.active.double() / max(self.count, 1)
+
+    def state_dict(self) -> dict:
+        return {"num_units": self.num_units, "threshold": self.threshold, "count": self.count,
+                "sum": self.sum.clone(), "sumsq": self.sumsq.clone(), "active": self.active.clone(),
+                "min": self.min.clone(), "max": self.max.clone()}
+
+    def load_state_dict(self, s: dict) -> "Moments":
+        self.num_units, self.threshold, self.count = int(s["num_units"]), float(s["threshold"]), int(s["count"])
+        for key in ("sum", "sumsq", "active", "min", "max"):
+            setattr(self, key, s[key].clone())
+        return self

@@ -1,0 +1,70 @@
+"""One streaming pass over seeded samples → UnitStats for a layer (cached on disk).
+
+Samples are ids start … start+samples−1 under `seed`; the pass stops each forward at the layer.
+The result does not depend on batch size (top-k and counts exactly), so batch size is not part of
+the cache key; the device is, since GPU and CPU kernels round differently.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+from .cache import cache_key, load_cached, save_cached
+from .errors import UsageError
+from .generator import Generator
+from .hooks import Trace
+from .stats import UnitStats
+
+
+def check_sample_args(samples: int, batch_size: int, k: int | None = None) -> None:
+    if samples < 1:
+        raise UsageError(f"--samples must be at least 1, got {samples}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    if k is not None and k < 1:
+        raise UsageError(f"--k/--top must be at least 1, got {k}")
+
+
+def stats_cache_key(gen: Generator, layer: str, samples: int, seed: int, k: int, capacity: int, start: int) -> str:
+    return cache_key("unit_stats", fingerprint=gen.fingerprint, layer=layer, samples=samples, seed=seed,
+                     k=k, capacity=capacity, start=start, device=gen.device.type)
+
+
+@torch.no_grad()
+def tally_unit_stats(
+    gen: Generator,
+    layer: str,
+    samples: int,
+    seed: int = 0,
+    batch_size: int = 64,
+    k: int = 10,
+    capacity: int = 1 << 15,
+    start: int = 0,
+    use_cache: bool = True,
+    on_batch: Optional[Callable[[int], None]] = None,
+) -> UnitStats:
+    check_sample_args(samples, batch_size, k)
+    info = gen.layer(layer)
+    key = stats_cache_key(gen, layer, samples, seed, k, capacity, start)
+    if use_cache:
+        cached = load_cached("unit_stats", key)
+        if cached is not None:
+            stats = UnitStats.from_state_dict(cached)
+            if on_batch:
+                on_batch(samples)
+            return stats
+    stats = UnitStats(info.units, k=k, capacity=capacity, seed=seed)
+    with Trace(gen.module, [layer], stop=True) as trace:
+        for lo in range(start, start + samples, batch_size):
+            ids = list(range(lo, min(lo + batch_size, start + samples)))
+            acts = trace.run(gen.latents(ids, seed))[layer]
+            UnitStats.check_finite(acts, layer)
+            stats.add(acts, ids)
+            if on_batch:
+                on_batch(len(ids))
+    stats.meta = {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": layer, "seed": seed,
+                  "samples": samples, "start": start, "k": k, "capacity": capacity, "shape": list(info.shape)}
+    if use_cache:
+        save_cached("unit_stats", key, stats.state_dict())
+    return stats
