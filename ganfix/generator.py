@@ -7,7 +7,7 @@ Dissection layout, or `path/to/file.py:factory` (with `weights=`). Checkpoints l
 from __future__ import annotations
 
 import importlib.util
-import inspect
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,7 +237,9 @@ class ScriptChain(nn.Module):
 
 def _load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int, ...]]:
     try:
-        script = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the portable format
+            warnings.simplefilter("ignore", FutureWarning)
+            script = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise UsageError(f"could not load TorchScript {path}: {str(exc).splitlines()[0][:200]}") from None
     z_shape = tuple(z_shape) if z_shape else _script_z_shape(script)

@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..ranking import rank_units, strategies
 from ..tally import check_sample_args, tally_unit_stats
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, print_json)
+                     console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
 
 
 def progress_bar(description: str, total: int, console) -> Progress:
@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option("max", "--by", help=f"Ranking strategy: {', '.join(strategies())}."),
         top: int = typer.Option(20, "--top", help="Rows to show in the table."),
         k: int = typer.Option(10, "--k", help="Top-k samples kept per unit."),
+        units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
         weights: Optional[str] = WeightsOpt,
@@ -50,13 +51,15 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(strategies())}")
         g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
         g.layer(layer)  # validate before the pass
+        only = g.check_units(layer, parse_ints(units, "--units")) if units is not None else None
         console = console_for(json_output)
         with progress_bar(f"tally {layer}", samples, err_console) as bar:
             task = bar.add_task("tally", total=samples)
             stats = tally_unit_stats(g, layer, samples, seed=seed, batch_size=batch_size, k=k,
                                      use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n))
         ranking = rank_units(stats, by=by, layer=layer)
-        rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)]
+        rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)
+                if only is None or u in only]
         report = {"generator": g.describe(), "layer": layer, "by": by, "samples": samples, "seed": seed,
                   "quantile_rank_error_bound": stats.sample.rank_error_bound(), "units": rows}
         if out is not None:
