@@ -26,47 +26,79 @@ class PositionSample:
     def __init__(self, num_units: int, capacity: int = 1 << 15, seed: int = 0):
         self.num_units, self.capacity, self.seed = num_units, int(capacity), int(seed)
         self.level = 0
-        self.values = torch.zeros(num_units, 0)
-        self.hashes = torch.zeros(0, dtype=torch.float64)
         self.seen = 0  # positions offered
+        # Preallocated buffers (columns 0…n−1 are live): appending never copies what is kept.
+        self._values = torch.zeros(num_units, 0)
+        self._hashes = torch.zeros(0, dtype=torch.float64)
+        self._n = 0
 
     @property
     def rate(self) -> float:
         return 2.0 ** -self.level
 
+    @property
+    def values(self) -> torch.Tensor:
+        return self._values[:, : self._n]
+
+    @property
+    def hashes(self) -> torch.Tensor:
+        return self._hashes[: self._n]
+
+    def _append(self, values: torch.Tensor, hashes: torch.Tensor) -> None:
+        k = hashes.numel()
+        if self._n + k > self._hashes.numel():
+            alloc = max(self._n + k, min(2 * max(self._hashes.numel(), 1024), 2 * self.capacity + k))
+            grown_v = torch.empty(self.num_units, alloc)
+            grown_h = torch.empty(alloc, dtype=torch.float64)
+            grown_v[:, : self._n] = self.values
+            grown_h[: self._n] = self.hashes
+            self._values, self._hashes = grown_v, grown_h
+        self._values[:, self._n : self._n + k] = values
+        self._hashes[self._n : self._n + k] = hashes
+        self._n += k
+        self._compact()
+
     def add(self, acts: torch.Tensor, sample_ids) -> None:
         """acts: [B, d, P] (P positions per sample, P = 1 for vector layers); sample_ids: [B]."""
         b, d, p = acts.shape
-        h = torch.from_numpy(position_hash(self.seed, np.asarray(sample_ids, dtype=np.int64), p)).reshape(-1)
+        h = torch.from_numpy(position_hash(self.seed, np.asarray(sample_ids, dtype=np.int64), p))  # [B, P]
         self.seen += b * p
-        keep = h < self.rate
-        if not bool(keep.any()):
+        keep = (h < self.rate).nonzero()
+        if keep.numel() == 0:
             return
-        vals = acts.detach().float().permute(1, 0, 2).reshape(d, b * p)
-        kept_idx = keep.nonzero().squeeze(1)
-        self.values = torch.cat([self.values, vals[:, kept_idx.to(vals.device)].cpu()], dim=1)
-        self.hashes = torch.cat([self.hashes, h[kept_idx]])
-        self._compact()
+        bi, pi = keep[:, 0], keep[:, 1]
+        vals = acts.detach()[bi.to(acts.device), :, pi.to(acts.device)]  # [k, d]: only kept positions are copied
+        self._append(vals.t().float().cpu(), h[bi, pi])
 
     def _compact(self) -> None:
-        if self.hashes.numel() <= self.capacity:
+        if self._n <= self.capacity:
             return
-        while int((self.hashes < 2.0 ** -self.level).sum()) > self.capacity:
+        hashes = self.hashes
+        while int((hashes < 2.0 ** -self.level).sum()) > self.capacity:
             self.level += 1
-        keep = (self.hashes < self.rate).nonzero().squeeze(1)
-        self.values, self.hashes = self.values[:, keep].contiguous(), self.hashes[keep].contiguous()
+        keep = (hashes < self.rate).nonzero().squeeze(1)
+        n = keep.numel()
+        self._values[:, :n] = self._values[:, keep]
+        self._hashes[:n] = self._hashes[keep]
+        self._n = n
 
     def merge(self, other: "PositionSample") -> "PositionSample":
         if (other.num_units, other.capacity, other.seed) != (self.num_units, self.capacity, self.seed):
             raise ValueError("cannot merge PositionSample with different units, capacity or seed")
         self.level = max(self.level, other.level)
-        keep_a = (self.hashes < self.rate).nonzero().squeeze(1)
-        keep_b = (other.hashes < self.rate).nonzero().squeeze(1)
-        self.values = torch.cat([self.values[:, keep_a], other.values[:, keep_b]], 1)
-        self.hashes = torch.cat([self.hashes[keep_a], other.hashes[keep_b]])
+        keep = (other.hashes < self.rate).nonzero().squeeze(1)
         self.seen += other.seen
-        self._compact()
+        self._append(other.values[:, keep], other.hashes[keep])
+        self._n_filter()
         return self
+
+    def _n_filter(self) -> None:
+        """Drop live entries above the current rate (after a merge raised the level)."""
+        keep = (self.hashes < self.rate).nonzero().squeeze(1)
+        n = keep.numel()
+        self._values[:, :n] = self._values[:, keep]
+        self._hashes[:n] = self._hashes[keep]
+        self._n = n
 
     @property
     def size(self) -> int:
@@ -78,9 +110,11 @@ class PositionSample:
 
     def _sorted(self) -> torch.Tensor:
         # Memoised until the next add/merge/load (keyed by the state it was computed from).
+        # Kept entries are ordered by hash first so the result never depends on arrival order.
         key = (self.level, self.size, self.seen)
         if getattr(self, "_sorted_key", None) != key:
-            self._sorted_cache = torch.sort(self.values, dim=1).values
+            by_hash = torch.argsort(self.hashes)
+            self._sorted_cache = torch.sort(self.values[:, by_hash], dim=1, stable=True).values
             self._sorted_key = key
         return self._sorted_cache
 
@@ -108,5 +142,7 @@ class PositionSample:
     def load_state_dict(self, s: dict) -> "PositionSample":
         self.num_units, self.capacity, self.seed = int(s["num_units"]), int(s["capacity"]), int(s["seed"])
         self.level, self.seen = int(s["level"]), int(s["seen"])
-        self.values, self.hashes = s["values"].clone(), s["hashes"].clone()
+        self._values, self._hashes = s["values"].clone(), s["hashes"].clone()
+        self._n = self._hashes.numel()
+        self._sorted_key = None
         return self

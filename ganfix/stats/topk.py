@@ -14,20 +14,27 @@ class TopK:
         self.values = torch.full((num_units, k), float("-inf"))
         self.ids = torch.full((num_units, k), -1, dtype=torch.long)
 
-    def _select(self, values: torch.Tensor, ids: torch.Tensor) -> None:
+    def _order(self, values: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Order by (value desc, id asc) with two stable sorts; empty slots (-inf, id -1) sink to the end.
         order = torch.argsort(torch.where(ids < 0, torch.iinfo(torch.long).max, ids), dim=1, stable=True)
         values, ids = values.gather(1, order), ids.gather(1, order)
         order = torch.argsort(values, dim=1, descending=True, stable=True)[:, : self.k]
-        self.values, self.ids = values.gather(1, order), ids.gather(1, order)
+        return values.gather(1, order), ids.gather(1, order)
+
+    def _select(self, values: torch.Tensor, ids: torch.Tensor) -> None:
+        self.values, self.ids = self._order(values, ids)
 
     def add(self, scores: torch.Tensor, sample_ids: torch.Tensor) -> None:
         """scores: [B, d] one score per sample and unit; sample_ids: [B]."""
-        scores = scores.detach().float().cpu()
+        scores = scores.detach().float().cpu().t()  # [d, B]
         sample_ids = torch.as_tensor(sample_ids, dtype=torch.long).cpu()
-        values = torch.cat([self.values, scores.t()], dim=1)
-        ids = torch.cat([self.ids, sample_ids.view(1, -1).expand(self.num_units, -1)], dim=1)
-        self._select(values, ids)
+        # Only units where some new score can enter the top-k (ties included) need re-sorting.
+        rows = (scores >= self.values[:, -1:]).any(1).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return
+        values = torch.cat([self.values[rows], scores[rows]], dim=1)
+        ids = torch.cat([self.ids[rows], sample_ids.view(1, -1).expand(rows.numel(), -1)], dim=1)
+        self.values[rows], self.ids[rows] = self._order(values, ids)
 
     def merge(self, other: "TopK") -> "TopK":
         if (other.num_units, other.k) != (self.num_units, self.k):

@@ -35,8 +35,9 @@ class UnitStats:
         """acts: [B, d, H, W] or [B, d]; sample_ids: [B] ints."""
         b, d = acts.shape[:2]
         flat = acts.reshape(b, d, -1)
-        self.topk.add(flat.amax(dim=2), torch.as_tensor(sample_ids))
-        self.moments.add(flat.transpose(0, 1).reshape(d, -1))
+        sample_max = flat.amax(dim=2)
+        self.topk.add(sample_max, torch.as_tensor(sample_ids))
+        self.moments.add(flat, sample_max)
         self.sample.add(flat, sample_ids)
         self.samples += b
 
