@@ -24,6 +24,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "layers_cmd",
     "rank_cmd",
+    "check_cmd",
 ]
 
 

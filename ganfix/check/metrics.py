@@ -1,0 +1,32 @@
+"""The product's metrics provider: FID/KID and repair reports from ganfix.scoring (torch-fidelity)."""
+from __future__ import annotations
+
+from .config import CheckConfig
+
+
+class ScoringMetrics:
+    """Scores a generator with the settings of a CheckConfig; the real-data source is built once."""
+
+    def __init__(self, cfg: CheckConfig, on_progress=None):
+        self.cfg = cfg
+        self._real = None
+
+    def real(self):
+        from ..scoring import RealSource
+
+        if self._real is None:
+            self._real = RealSource.from_spec(self.cfg.real, n=self.cfg.samples, seed=self.cfg.seed)
+        return self._real
+
+    def score(self, gen) -> dict:
+        from ..scoring import score_generator
+
+        return score_generator(gen, self.real(), features=self.cfg.features, samples=self.cfg.samples,
+                               seed=self.cfg.seed, inception_weights=self.cfg.inception_weights)
+
+    def repair(self, gen, patch) -> dict:
+        from ..scoring import score_repair
+
+        return score_repair(gen, patch, self.real(), features=self.cfg.features, samples=self.cfg.samples,
+                            seed=self.cfg.seed, random_draws=self.cfg.random_draws,
+                            inception_weights=self.cfg.inception_weights)
