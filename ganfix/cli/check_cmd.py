@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("check")
     @handle_errors
     def check(
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="Config file (default: ganfix.toml, or [tool.ganfix] in pyproject.toml, here or above)."),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="Config file (default: ganfix.toml, or \\[tool.ganfix] in pyproject.toml, here or above)."),
         junit: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here (one testcase per gate)."),
         write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Write this run's report as a baseline for the `baseline` gate (that gate is skipped in this run)."),
         samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Override `samples` from the config."),
