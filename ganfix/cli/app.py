@@ -24,6 +24,8 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "layers_cmd",
     "rank_cmd",
+    "dissect_cmd",
+    "ace_cmd",
     "check_cmd",
 ]
 
