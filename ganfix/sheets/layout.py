@@ -1,0 +1,81 @@
+"""Compose rendered tiles into contact-sheet images (PIL), with captions. Dark, quiet backgrounds so
+the images and the amber outlines carry the attention."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+BG = (28, 29, 32)
+PANEL = (40, 42, 47)
+TEXT = (235, 236, 238)
+MUTED = (150, 155, 163)
+ACCENT = (255, 214, 0)
+GAP = 6
+
+
+@lru_cache(maxsize=None)
+def font(size: int) -> ImageFont.ImageFont:
+    # Pillow's bundled scalable font: no dependency on system fonts.
+    return ImageFont.load_default(size=size)
+
+
+def to_pil(tile: torch.Tensor) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(tile.permute(1, 2, 0).numpy()), "RGB")
+
+
+def stats_line(info: dict) -> str:
+    return (f"rank {info['rank']}/{info['of']}  ·  {info['by']} score {info['score']:.3g}  ·  top max {info['top_max']:.3g}"
+            f"  ·  rate {info['rate']:.3f}  ·  mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}")
+
+
+def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Image, list[list[int]]]:
+    """info: unit statistics; tiles: [{"tile": uint8 [3,S,S], "id": int, "max": float, "coverage": float}].
+
+    Returns the sheet and each tile's box [x, y, w, h] (recorded in the manifest for tools and tests)."""
+    size = tiles[0]["tile"].shape[-1] if tiles else 64
+    rows = max(1, -(-max(len(tiles), 1) // cols))
+    cap_h, head_h = 20, 52
+    width = GAP + cols * (size + GAP)
+    height = head_h + rows * (size + cap_h + GAP) + GAP
+    sheet = Image.new("RGB", (width, height), BG)
+    draw = ImageDraw.Draw(sheet)
+    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
+    draw.text((GAP + 2, 32), stats_line(info), fill=MUTED, font=font(13))
+    boxes: list[list[int]] = []
+    if not tiles:
+        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
+    for i, t in enumerate(tiles):
+        x = GAP + (i % cols) * (size + GAP)
+        y = head_h + (i // cols) * (size + cap_h + GAP)
+        sheet.paste(to_pil(t["tile"]), (x, y))
+        boxes.append([x, y, size, size])
+        draw.text((x + 1, y + size + 3), f"#{t['id']}", fill=MUTED, font=font(12))
+        cov = t["coverage"]
+        right = f"max {t['max']:.2f} · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%")
+        draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
+    return sheet, boxes
+
+
+def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150) -> Image.Image:
+    """One row per unit: a label panel, then its tiles in one line."""
+    size = rows[0][1][0].shape[-1] if rows and rows[0][1] else 64
+    k = max((len(t) for _, t in rows), default=1)
+    width = label_w + GAP + k * (size + GAP)
+    height = GAP + len(rows) * (size + GAP)
+    sheet = Image.new("RGB", (width, height), BG)
+    draw = ImageDraw.Draw(sheet)
+    for r, (info, tiles) in enumerate(rows):
+        y = GAP + r * (size + GAP)
+        draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
+        draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
+        lines = [f"rank {info['rank']}", f"score {info['score']:.3g}", f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
+        step = max(11, min(16, (size - 32) // len(lines)))
+        for j, line in enumerate(lines):
+            if 30 + j * step + 11 <= size:
+                draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+        for i, tile in enumerate(tiles):
+            sheet.paste(to_pil(tile), (label_w + GAP + i * (size + GAP), y))
+    return sheet

@@ -1,0 +1,60 @@
+"""Show where a unit fires on one image: dim outside its mask, bright outline just inside it.
+
+The mask is the unit's activation map upsampled (bilinear) to the displayed size and thresholded at
+the unit's high quantile, as in GAN Dissection. Upsampling straight to the display size (not to the
+image size and then by pixel repetition) gives smooth outlines; the mask is the same region.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+OUTLINE = (255, 214, 0)  # amber: stands out on most natural colours
+HALO = (0, 0, 0)  # a dark line just outside, so the outline reads on bright yellow regions too
+DIM = 0.28  # brightness kept outside the mask: context stays visible, the firing region pops
+
+
+def fire_mask(act_map: torch.Tensor, threshold: float, size: tuple[int, int]) -> torch.Tensor:
+    """act_map [h, w] → bool [H, W]: where the upsampled activation reaches the threshold."""
+    up = F.interpolate(act_map.float()[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return up >= threshold
+
+
+def _erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    m = mask.float()[None, None]
+    # Erosion = 1 − dilation of the complement; pad with "inside" so image borders are not outlined.
+    return (1 - F.max_pool2d(1 - F.pad(m, [radius] * 4, value=1.0), 2 * radius + 1, stride=1))[0, 0] > 0.5
+
+
+def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    return F.max_pool2d(mask.float()[None, None], 2 * radius + 1, stride=1, padding=radius)[0, 0] > 0.5
+
+
+def upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """uint8 [C, H, W] → uint8 [3, H·s, W·s] by pixel repetition (keeps small images crisp)."""
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    image = image[:3]
+    if scale > 1:
+        image = image.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    return image
+
+
+def overlay(image: torch.Tensor, mask: torch.Tensor, thickness: int = 2) -> torch.Tensor:
+    """image uint8 [3, H, W], mask bool [H, W] → uint8 [3, H, W] with dimmed outside and outline."""
+    img = image.float()
+    out = torch.where(mask[None], img, img * DIM)
+    if mask.any():
+        ring = mask & ~_erode(mask, thickness)
+        halo = _dilate(mask, 1) & ~mask
+        out[:, halo] = torch.tensor(HALO, dtype=out.dtype)[:, None]
+        out[:, ring] = torch.tensor(OUTLINE, dtype=out.dtype)[:, None]
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def render_tile(image: torch.Tensor, act_map: torch.Tensor, threshold: float, scale: int) -> tuple[torch.Tensor, float]:
+    """One sample of one unit at display size; also returns the fraction of the image in the mask."""
+    big = upscale(image, scale)
+    mask = fire_mask(act_map, threshold, tuple(big.shape[-2:]))
+    thickness = max(1, min(3, big.shape[-1] // 80))
+    return overlay(big, mask, thickness), float(mask.float().mean())
