@@ -97,8 +97,8 @@ def checked_segment(seg: Segmenter, images: torch.Tensor) -> torch.Tensor:
         if out.shape[1] != n_cls:
             raise UsageError(f"segmenter returned {out.shape[1]} class scores but names {n_cls} classes")
         out = out.argmax(1)
-    if out.dim() != 3 or out.shape[0] != n:
-        raise UsageError(f"segmenter output has shape {tuple(out.shape)}; expected [N={n}, H, W] class indices")
+    if tuple(out.shape) != (n, h, w):  # one label per image pixel: fractions and masks are per pixel
+        raise UsageError(f"segmenter output has shape {tuple(out.shape)}; expected [N, H, W] = {[n, h, w]} class indices")
     if out.is_floating_point():
         raise UsageError("segmenter output must hold integer class indices, got floats")
     out = out.long()
