@@ -55,12 +55,12 @@ def tally_unit_stats(
                 on_batch(samples)
             return stats
     stats = UnitStats(info.units, k=k, capacity=capacity, seed=seed)
+    stats.meta = {"layer": layer}
     with Trace(gen.module, [layer], stop=True) as trace:
         for lo in range(start, start + samples, batch_size):
             ids = list(range(lo, min(lo + batch_size, start + samples)))
             acts = trace.run(gen.latents(ids, seed))[layer]
-            UnitStats.check_finite(acts, layer)
-            stats.add(acts, ids)
+            stats.add(acts, ids)  # raises NonFiniteActivations naming the units
             if on_batch:
                 on_batch(len(ids))
     stats.meta = {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": layer, "seed": seed,

@@ -18,19 +18,21 @@ class Moments:
         self.min = torch.full((num_units,), float("inf"), dtype=torch.float64)
         self.max = torch.full((num_units,), float("-inf"), dtype=torch.float64)
 
-    def add(self, acts: torch.Tensor, sample_max: torch.Tensor | None = None) -> None:
+    def add(self, acts: torch.Tensor, sample_max: torch.Tensor | None = None,
+            sample_min: torch.Tensor | None = None) -> None:
         """acts: [B, d, P] (P values per sample and unit). Reductions run over the contiguous last
         axis (fast), per-sample sums in float32, then float64 across samples: batch-size
-        independent to ~1e-7. `sample_max` ([B, d]) may be passed in when already computed."""
+        independent to ~1e-7. `sample_max`/`sample_min` ([B, d]) may be passed in when already computed."""
         b, d, p = acts.shape
         a = acts.detach()
         self.count += b * p
         self.sum += a.sum(2).to("cpu", torch.float64).sum(0)
-        self.sumsq += (a * a).sum(2).to("cpu", torch.float64).sum(0)
+        self.sumsq += torch.linalg.vecdot(a, a, dim=2).to("cpu", torch.float64).sum(0)
         self.active += torch.count_nonzero(a > self.threshold, dim=2).sum(0).cpu()
         if b * p:
             smax = a.amax(2) if sample_max is None else sample_max
-            self.min = torch.minimum(self.min, a.amin(2).amin(0).to("cpu", torch.float64))
+            smin = a.amin(2) if sample_min is None else sample_min
+            self.min = torch.minimum(self.min, smin.amin(0).to("cpu", torch.float64))
             self.max = torch.maximum(self.max, smax.amax(0).to("cpu", torch.float64))
 
     def merge(self, other: "Moments") -> "Moments":

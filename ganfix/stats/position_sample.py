@@ -28,7 +28,7 @@ class PositionSample:
         self.level = 0
         self.seen = 0  # positions offered
         # Preallocated buffers (columns 0…n−1 are live): appending never copies what is kept.
-        self._values = torch.zeros(num_units, 0)
+        self._values = torch.zeros(0, num_units)  # positions-major: rows are appended contiguously
         self._hashes = torch.zeros(0, dtype=torch.float64)
         self._n = 0
 
@@ -38,7 +38,8 @@ class PositionSample:
 
     @property
     def values(self) -> torch.Tensor:
-        return self._values[:, : self._n]
+        """[d, n] view of the kept values."""
+        return self._values[: self._n].t()
 
     @property
     def hashes(self) -> torch.Tensor:
@@ -48,12 +49,12 @@ class PositionSample:
         k = hashes.numel()
         if self._n + k > self._hashes.numel():
             alloc = max(self._n + k, min(2 * max(self._hashes.numel(), 1024), 2 * self.capacity + k))
-            grown_v = torch.empty(self.num_units, alloc)
+            grown_v = torch.empty(alloc, self.num_units)
             grown_h = torch.empty(alloc, dtype=torch.float64)
-            grown_v[:, : self._n] = self.values
+            grown_v[: self._n] = self._values[: self._n]
             grown_h[: self._n] = self.hashes
             self._values, self._hashes = grown_v, grown_h
-        self._values[:, self._n : self._n + k] = values
+        self._values[self._n : self._n + k] = values  # values: [k, d]
         self._hashes[self._n : self._n + k] = hashes
         self._n += k
         self._compact()
@@ -68,7 +69,7 @@ class PositionSample:
             return
         bi, pi = keep[:, 0], keep[:, 1]
         vals = acts.detach()[bi.to(acts.device), :, pi.to(acts.device)]  # [k, d]: only kept positions are copied
-        self._append(vals.t().float().cpu(), h[bi, pi])
+        self._append(vals.float().cpu(), h[bi, pi])
 
     def _compact(self) -> None:
         if self._n <= self.capacity:
@@ -78,7 +79,7 @@ class PositionSample:
             self.level += 1
         keep = (hashes < self.rate).nonzero().squeeze(1)
         n = keep.numel()
-        self._values[:, :n] = self._values[:, keep]
+        self._values[:n] = self._values[keep]
         self._hashes[:n] = self._hashes[keep]
         self._n = n
 
@@ -88,7 +89,7 @@ class PositionSample:
         self.level = max(self.level, other.level)
         keep = (other.hashes < self.rate).nonzero().squeeze(1)
         self.seen += other.seen
-        self._append(other.values[:, keep], other.hashes[keep])
+        self._append(other._values[keep], other.hashes[keep])
         self._n_filter()
         return self
 
@@ -96,7 +97,7 @@ class PositionSample:
         """Drop live entries above the current rate (after a merge raised the level)."""
         keep = (self.hashes < self.rate).nonzero().squeeze(1)
         n = keep.numel()
-        self._values[:, :n] = self._values[:, keep]
+        self._values[:n] = self._values[keep]
         self._hashes[:n] = self._hashes[keep]
         self._n = n
 
@@ -142,7 +143,7 @@ class PositionSample:
     def load_state_dict(self, s: dict) -> "PositionSample":
         self.num_units, self.capacity, self.seed = int(s["num_units"]), int(s["capacity"]), int(s["seed"])
         self.level, self.seen = int(s["level"]), int(s["seen"])
-        self._values, self._hashes = s["values"].clone(), s["hashes"].clone()
+        self._values, self._hashes = s["values"].t().contiguous(), s["hashes"].clone()
         self._n = self._hashes.numel()
         self._sorted_key = None
         return self

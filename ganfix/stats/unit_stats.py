@@ -35,9 +35,12 @@ class UnitStats:
         """acts: [B, d, H, W] or [B, d]; sample_ids: [B] ints."""
         b, d = acts.shape[:2]
         flat = acts.reshape(b, d, -1)
-        sample_max = flat.amax(dim=2)
+        sample_min, sample_max = torch.aminmax(flat, dim=2)
+        # NaN propagates into max and ±Inf shows in min/max: a cheap finiteness check on [B, d].
+        if not bool(torch.isfinite(sample_max).all() and torch.isfinite(sample_min).all()):
+            self.check_finite(acts, self.meta.get("layer", "layer"))
         self.topk.add(sample_max, torch.as_tensor(sample_ids))
-        self.moments.add(flat, sample_max)
+        self.moments.add(flat, sample_max, sample_min)
         self.sample.add(flat, sample_ids)
         self.samples += b
 
