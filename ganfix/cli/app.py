@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "dissect_cmd",
     "ace_cmd",
     "check_cmd",
+    "annotate_cmd",
 ]
 
 

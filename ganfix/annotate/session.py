@@ -1,0 +1,56 @@
+"""What the labelling page edits: the sheet manifest (read only) and one annotation set on disk.
+
+Every change is saved (atomically) before the call returns, under a lock, so concurrent requests
+cannot interleave and a killed server loses no acknowledged label.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ..errors import UsageError
+
+MAX_TEXT = 500
+
+
+class LabelSession:
+    def __init__(self, aset, path: Path, manifest: dict, sheets_dir: Path):
+        self.aset = aset
+        self.path = Path(path)
+        self.manifest = manifest
+        self.sheets_dir = Path(sheets_dir)
+        self.valid_units = {int(u["unit"]) for u in manifest["units"]}
+        self._lock = threading.Lock()
+
+    def labels(self) -> dict:
+        return {str(k): dict(v) for k, v in self.aset.labels.items()}
+
+    def state(self) -> dict:
+        m = self.manifest
+        keep = ("unit", "rank", "of", "score", "top_max", "rate", "file")
+        with self._lock:
+            model = {**m["model"], "name": Path(m["model"]["name"]).name}  # a file spec: its name is enough
+            return {"model": model, "layer": m["layer"], "set": self.aset.set_name, "file": str(self.path),
+                    "units": [{k: u[k] for k in keep} for u in m["units"]],
+                    "labels": self.labels(), "marked": list(self.aset.units)}
+
+    def update(self, change: dict) -> dict:
+        """change: {"unit": int, "marked": bool?, "text": str?} → {"labels", "marked"} after saving."""
+        if not isinstance(change, dict):
+            raise UsageError("expected a JSON object")
+        unit = change.get("unit")
+        if not isinstance(unit, int) or isinstance(unit, bool) or unit not in self.valid_units:
+            raise UsageError(f"unknown unit {unit!r}")
+        marked, text = change.get("marked"), change.get("text")
+        if marked is not None and not isinstance(marked, bool):
+            raise UsageError("'marked' must be true or false")
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
+            raise UsageError(f"'text' must be a string of at most {MAX_TEXT} characters")
+        if marked is None and text is None:
+            raise UsageError("nothing to change: give 'marked' and/or 'text'")
+        with self._lock:
+            current = self.aset.labels.get(str(unit)) or {}
+            self.aset.mark(unit, marked=bool(current.get("marked", False)) if marked is None else marked,
+                           text=None if text is None else text.strip())
+            self.aset.save(self.path)  # synchronous: the reply means the label is on disk
+            return {"labels": self.labels(), "marked": list(self.aset.units)}

@@ -1,0 +1,153 @@
+"""`ganfix annotate GEN --layer L`: contact sheets + a local labelling page that saves an annotation set.
+
+`--no-serve` writes the sheets only; `--mark/--unmark` edit the set without sheets or a browser.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..errors import UsageError
+from ..ranking import strategies
+from ..tally import check_sample_args
+from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
+                     console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+
+
+def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
+    """The annotation set at `path` (checked against this model and layer), or a new empty one."""
+    from ..annotations import AnnotationSet
+
+    if path.exists():
+        aset = AnnotationSet.load(path)
+        aset.check_model(g, force=force)
+        aset.check_layer(layer)
+        return aset
+    aset = AnnotationSet.new(g, layer, set_name)
+    aset.source = source
+    return aset
+
+
+def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
+    if text is None:
+        return []
+    units = list(parse_ints(text, name) or ())
+    if not units:
+        raise UsageError(f"{name} needs at least one unit, e.g. {name} 12,45,77")
+    return g.check_units(layer, units)
+
+
+def sheets_progress(console):
+    bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, n: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.advance(tasks[stage], n)
+    return bar, update
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("annotate")
+    @handle_errors
+    def annotate(
+        gen: str = GenArg,
+        layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
+        samples: int = typer.Option(2000, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
+        seed: int = SeedOpt,
+        by: str = typer.Option("max", "--by", help=f"Ranking order of the units: {', '.join(strategies())}."),
+        k: int = typer.Option(10, "--k", help="Top samples shown per unit."),
+        quantile: float = typer.Option(0.99, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
+        top: Optional[int] = typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."),
+        group_size: int = typer.Option(10, "--group-size", help="Units per grouped sheet."),
+        annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
+        set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."),
+        port: int = typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."),
+        no_serve: bool = typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."),
+        mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
+        unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
+        text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
+        force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
+        open_browser: bool = typer.Option(False, "--open", help="Also open the page in the default browser."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
+        weights: Optional[str] = WeightsOpt,
+        z_shape: Optional[str] = ZShapeOpt,
+        output_range: str = OutputRangeOpt,
+        device: Optional[str] = DeviceOpt,
+        trust_pickle: bool = TrustOpt,
+        json_output: bool = JsonOpt,
+    ) -> None:
+        """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
+        from ..annotations import default_annotation_path
+
+        check_sample_args(samples, batch_size, k)
+        if by not in strategies():
+            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(strategies())}")
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port must be in 0…65535, got {port}")
+        if text is not None and mark is None:
+            raise UsageError("--text labels the units given with --mark; add --mark UNITS")
+        console = console_for(json_output)
+        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g.layer(layer)
+        to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
+        if set(to_mark) & set(to_unmark):
+            raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(set(to_mark) & set(to_unmark))))}")
+        path = annotations or default_annotation_path(g.name, layer, set_name)
+        source = {"ranking": by, "samples": samples, "seed": seed}
+        aset = open_set(g, layer, set_name, Path(path), force, source)
+
+        if to_mark or to_unmark:  # scripted labelling: no sheets, no server
+            for u in to_mark:
+                aset.mark(u, marked=True, text=text)
+            for u in to_unmark:
+                aset.mark(u, marked=False)
+            aset.save(path)
+            if json_output:
+                print_json({"file": str(path), "layer": layer, "set": set_name, "units": list(aset.units)})
+            else:
+                console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
+            return
+
+        from ..annotate import LabelServer, LabelSession
+        from ..sheets import build_sheets
+
+        out_dir = out or Path("sheets") / Path(path).parent.name / layer
+        bar, update = sheets_progress(err_console)
+        with bar:
+            manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
+                                    group_size=group_size, top=top, batch_size=batch_size, use_cache=not no_cache,
+                                    progress=update)
+        index = out_dir / "index.html"
+        if no_serve:
+            if json_output:
+                print_json({"sheets": str(out_dir), "index": str(index), "units": len(manifest["units"]),
+                            "groups": [str(out_dir / gr["file"]) for gr in manifest["groups"]]})
+            else:
+                console.print(f"wrote {len(manifest['units'])} unit sheets and {len(manifest['groups'])} grouped sheets; open {index}")
+            return
+        if not Path(path).exists():
+            aset.save(path)  # the page edits a file that exists from the start
+        session = LabelSession(aset, Path(path), manifest, out_dir)
+        with LabelServer(session, port=port) as server:
+            if json_output:
+                print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
+            else:
+                console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
+                console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False)
+            if open_browser:
+                import webbrowser
+                webbrowser.open(server.url)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
