@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         from ..annotate import LabelServer, LabelSession
         from ..sheets import build_sheets
 
-        out_dir = out or Path("sheets") / Path(path).parent.name / layer
+        out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
         bar, update = sheets_progress(err_console)
         with bar:
             manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,

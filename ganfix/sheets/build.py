@@ -24,6 +24,7 @@ from .overlay import render_tile
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
+RENDER_VERSION = 2  # bump when the drawing changes, so folders drawn by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 
@@ -40,7 +41,7 @@ def _png(img) -> bytes:
 
 
 def sheets_key(gen: Generator, layer: str, **args) -> str:
-    return cache_key("sheets", schema=SCHEMA, fingerprint=gen.fingerprint, layer=layer, device=gen.device.type, **args)
+    return cache_key("sheets", schema=SCHEMA, render=RENDER_VERSION, fingerprint=gen.fingerprint, layer=layer, device=gen.device.type, **args)
 
 
 def load_manifest(out_dir: Path) -> Optional[dict]:
