@@ -146,3 +146,22 @@ def test_layer_without_spatial_maps_is_refused():
     g = Generator(_VectorGen(), (16,))
     with pytest.raises(UsageError, match="no spatial maps"):
         require_spatial(g, "fc")
+
+
+@pytest.mark.parametrize("max_per_bin", [4, 0])  # 0 forces the searchsorted fallback
+def test_fast_bucketing_is_exact(max_per_bin):
+    from ganfix.dissect.bucketize import Bucketizer
+
+    g = torch.Generator().manual_seed(0)
+    thr = torch.sort(torch.randn(6, 50, generator=g) * torch.rand(6, 1, generator=g) * 3, 1).values
+    thr[0, :25] = 0.0            # ties (a ReLU unit's low quantiles)
+    thr[1] = thr[1, 0]           # a constant unit
+    thr[2, 10:13] = thr[2, 10] + torch.tensor([0.0, 1e-7, 2e-7])  # thresholds closer than one bin
+    vals = torch.randn(6, 5000, generator=g) * 2
+    vals[0, :100] = 0.0
+    vals[2, :50] = thr[2, :50]   # values exactly at thresholds
+    vals[3, :5], vals[3, 5:10] = float("inf"), -1e30
+    bz = Bucketizer(thr, max_per_bin=max_per_bin)
+    assert bz.fast == (max_per_bin > 0)
+    assert torch.equal(bz(vals).long(), torch.searchsorted(thr, vals))
+    assert torch.equal(bz(vals[2:5], 2, 5).long(), torch.searchsorted(thr[2:5], vals[2:5].contiguous()))
