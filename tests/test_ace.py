@@ -121,3 +121,21 @@ def test_cli_bad_inputs_exit_2_with_one_line(factory, args, needle):
     assert res.exit_code == 2, res.output
     err = res.stderr.strip()
     assert needle in err.replace("\n", " ") and "Traceback" not in res.output
+
+
+def test_class_scores_of_a_no_grad_logits_method_stay_differentiable():
+    from ganfix.segmenters import class_scores
+
+    class NoGradSeg:
+        class_names = ["a", "b"]
+
+        @torch.no_grad()
+        def logits(self, x):
+            return torch.cat([x[:, :1], -x[:, :1]], 1)
+
+        def segment(self, x):
+            return self.logits(x).argmax(1)
+
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    class_scores(NoGradSeg(), x)[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
