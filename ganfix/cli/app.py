@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "ace_cmd",
     "check_cmd",
     "annotate_cmd",
+    "world_cmd",
 ]
 
 

@@ -1,0 +1,67 @@
+"""Register the embedded toy world's generator and segmenter as built-ins named `toyscenes`.
+
+Imported lazily by ganfix.registry on the first built-in lookup.  Weights live in
+ganfix/world/assets and load with `torch.load(weights_only=True)`; the generator's fingerprint is
+recorded here so a corrupted or swapped asset is caught (tests compare it).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import UsageError
+from ..registry import BuiltinGenerator, BuiltinSegmenter, register_generator, register_segmenter
+
+ASSETS = Path(__file__).parent / "assets"
+GENERATOR_WEIGHTS = ASSETS / "toyscenes_generator.pt"
+GENERATOR_RECIPE = ASSETS / "toyscenes_generator.json"
+SEGMENTER_WEIGHTS = ASSETS / "toyscenes_segmenter.pt"
+
+# ProGAN(64, z_dim=128, widths=[128, 64, 32, 16, 8]); see toyscenes_generator.json for the recipe.
+Z_SHAPE = (128,)
+GENERATOR_FINGERPRINT: str | None = None  # filled in from ganfix.fingerprint.fingerprint_module once shipped
+
+
+def _missing(path: Path) -> UsageError:
+    return UsageError(f"the embedded toy-world asset {path.name} is missing from {path.parent}; reinstall ganfix "
+                      "or rebuild it with python -m ganfix.world.train_generator / train_segmenter")
+
+
+def build_generator() -> torch.nn.Module:
+    from ..models.progan import progan_from_state_dict
+
+    if not GENERATOR_WEIGHTS.is_file():
+        raise _missing(GENERATOR_WEIGHTS)
+    state = torch.load(GENERATOR_WEIGHTS, weights_only=True, map_location="cpu")
+    state = {k: v.float() for k, v in state.items()}
+    return progan_from_state_dict(state).eval()
+
+
+def build_segmenter():
+    from .segmenter import ToySegmenter, load_segnet
+
+    if not SEGMENTER_WEIGHTS.is_file():
+        raise _missing(SEGMENTER_WEIGHTS)
+    return ToySegmenter(load_segnet(SEGMENTER_WEIGHTS))
+
+
+def generator_recipe() -> dict:
+    return json.loads(GENERATOR_RECIPE.read_text()) if GENERATOR_RECIPE.is_file() else {}
+
+
+register_generator(BuiltinGenerator(
+    name="toyscenes",
+    build=build_generator,
+    z_shape=Z_SHAPE,
+    output_range=(-1.0, 1.0),
+    description="toy ProGAN 64×64 trained on ganfix's procedural scenes (offline world)",
+    fingerprint=GENERATOR_FINGERPRINT,
+))
+register_segmenter(BuiltinSegmenter(
+    name="toyscenes",
+    build=build_segmenter,
+    description="small U-Net segmenter for the procedural scenes: " + ", ".join(
+        ["sky", "ground", "road", "building", "window", "door", "tree"]),
+))
