@@ -49,8 +49,6 @@ class LabelSession:
         if marked is None and text is None:
             raise UsageError("nothing to change: give 'marked' and/or 'text'")
         with self._lock:
-            current = self.aset.labels.get(str(unit)) or {}
-            self.aset.mark(unit, marked=bool(current.get("marked", False)) if marked is None else marked,
-                           text=None if text is None else text.strip())
+            self.aset.mark(unit, marked=marked, text=None if text is None else text.strip())  # None: keep
             self.aset.save(self.path)  # synchronous: the reply means the label is on disk
             return {"labels": self.labels(), "marked": list(self.aset.units)}

@@ -27,9 +27,7 @@ def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict
         aset.check_model(g, force=force)
         aset.check_layer(layer)
         return aset
-    aset = AnnotationSet.new(g, layer, set_name)
-    aset.source = source
-    return aset
+    return AnnotationSet.new(g, layer, set_name, source=source)
 
 
 def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
