@@ -43,20 +43,13 @@ def gate_annotations(gen, path: Path):
     from ..annotations import AnnotationSet
 
     aset = AnnotationSet.load(path)  # malformed file → UsageError (exit 2): a config problem, not a verdict
-    metrics = {"model_fingerprint": gen.fingerprint, "set_fingerprint": aset.model.get("fingerprint") if isinstance(getattr(aset, "model", None), dict) else _set_fingerprint(aset),
+    metrics = {"model_fingerprint": gen.fingerprint, "set_fingerprint": aset.fingerprint, "set_model": aset.model_name,
                "layer": aset.layer, "units": len(aset.units)}
-    try:
-        aset.check_model(gen)
-    except UsageError as exc:
-        return GateResult("annotations", False, f"annotation set {path.name} does not match the model: {exc}", metrics), None
-    return GateResult("annotations", True, f"{path.name} matches fingerprint {gen.fingerprint} ({len(aset.units)} units on {aset.layer})", metrics), aset
-
-
-def _set_fingerprint(aset) -> str | None:
-    for attr in ("fingerprint", "model_fingerprint"):
-        if isinstance(getattr(aset, attr, None), str):
-            return getattr(aset, attr)
-    return None
+    if aset.fingerprint != gen.fingerprint:
+        return GateResult("annotations", False, f"{path.name} is for fingerprint {aset.fingerprint} ({aset.model_name}), "
+                          f"the model has {gen.fingerprint}: re-label its units for this checkpoint", metrics), None
+    return GateResult("annotations", True, f"{path.name} matches fingerprint {gen.fingerprint} "
+                      f"({len(aset.units)} units on {aset.layer})", metrics), aset
 
 
 def gate_max_fid(metrics: dict, limit: float) -> GateResult:
@@ -149,13 +142,11 @@ def read_baseline(path: Path, cfg: CheckConfig) -> dict:
 # -- orchestration --------------------------------------------------------------------------------
 
 def make_patch(gen, aset):
-    """The ablation patch of an annotation set: zero its units everywhere on its layer."""
+    """The ablation patch of an annotation set: zero its units everywhere on its layer (UsageError when
+    the set marks no units)."""
     from ..patch import Patch
 
-    gen.check_units(aset.layer, aset.units)
-    if not aset.units:
-        raise UsageError(f"annotation set for {aset.layer} marks no units; patch_beats_random needs a non-empty set")
-    return Patch(aset.layer, list(aset.units), value=0.0, fingerprint=gen.fingerprint)
+    return Patch.from_annotations(aset, gen)
 
 
 def run_check(cfg: CheckConfig, gen, provider: MetricsProvider, *, skip_baseline: bool = False) -> dict:
