@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
                 print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
             else:
                 console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-                console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False)
+                console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
             if open_browser:
                 import webbrowser
                 webbrowser.open(server.url)
