@@ -1,0 +1,188 @@
+"""FID/KID scoring with torch-fidelity: a generator, or a repair against random ablations.
+
+All metric arithmetic is torch-fidelity's own (`fid_features_to_statistics`,
+`fid_statistics_to_metric`, `kid_features_to_metric`); ganfix extracts features once per variant
+through torch-fidelity's extraction loop so it can also bootstrap over samples.
+
+Repair protocol (the paper's Table 1): the original generator, the patched one and K random
+patches (same layer, same number of units, excluding the labelled ones) are scored on the *same*
+latents. Samples are either ids 0…N−1 (`selection="all"`) or the N of a pool of M ids where the
+labelled units fire most (`selection="top"`, the paper used 10k of the highest activation).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .errors import UsageError
+from .features import Extractor, extract, real_features, resolve_extractor
+from .generator import Generator
+from .hooks import Trace
+from .patch import Patch
+from .real_data import RealSource
+
+
+def fid(a: torch.Tensor, b_stats: dict) -> float:
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+
+    return float(fid_statistics_to_metric(fid_features_to_statistics(a.cpu()), b_stats, False)[KEY_METRIC_FID])
+
+
+def real_stats(real_feats: torch.Tensor) -> dict:
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    return fid_features_to_statistics(real_feats.cpu())
+
+
+def kid(a: torch.Tensor, b: torch.Tensor, subset_size: int, subsets: int = 100, seed: int = 0) -> tuple[float, float]:
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    out = kid_features_to_metric(a.cpu(), b.cpu(), kid_subset_size=subset_size, kid_subsets=subsets, rng_seed=seed, verbose=False)
+    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
+
+
+def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
+    size = min(1000, samples) if kid_subset_size is None else kid_subset_size
+    if size < 2:
+        raise UsageError(f"KID needs at least 2 samples per subset; got --samples {samples}")
+    if size > samples:
+        raise UsageError(f"--samples {samples} is fewer than KID's subset size {size}; raise --samples or lower --kid-subset-size")
+    return size
+
+
+@torch.no_grad()
+def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Extractor, fe, patch: Patch | None = None,
+                       batch_size: int = 64, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+    """Generate ids in batches (patched if given), convert to uint8, extract features; never holds all images."""
+    feats = []
+    ctx = patch.applied(gen) if patch is not None else None
+    if ctx is not None:
+        ctx.__enter__()
+    try:
+        for lo in range(0, len(ids), batch_size):
+            batch_ids = ids[lo:lo + batch_size]
+            images = gen.to_uint8(gen.module(gen.latents(batch_ids, seed))).cpu()
+            feats.append(extract(extractor, images, batch_size, fe))
+            if on_batch:
+                on_batch(len(batch_ids))
+    finally:
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
+    return torch.cat(feats)
+
+
+@torch.no_grad()
+def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64) -> list[int]:
+    """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means)."""
+    if n > pool:
+        raise UsageError(f"--pool {pool} must be at least --samples {n}")
+    scores = []
+    idx = torch.tensor(patch.units)
+    with Trace(gen.module, [patch.layer]) as tr:
+        for lo in range(0, pool, batch_size):
+            ids = list(range(lo, min(pool, lo + batch_size)))
+            acts = tr.run(gen.latents(ids, seed))[patch.layer]
+            scores.append(acts[:, idx.to(acts.device)].flatten(2).mean(2).sum(1).cpu())
+    order = torch.argsort(torch.cat(scores), descending=True, stable=True)[:n]
+    return sorted(int(i) for i in order)
+
+
+def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
+                    patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
+                    batch_size: int = 64, use_cache: bool = True, on_batch=None) -> dict:
+    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    subset = check_kid_subset(samples, kid_subset_size)
+    extractor = resolve_extractor(features, inception_weights)
+    fe = extractor.build()
+    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
+    gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch)
+    k_mean, k_std = kid(gen_feats, real_feats, subset, seed=seed)
+    return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
+            "features": extractor.name, "feature_layer": extractor.layer}
+
+
+def _interval(values: list[float]) -> list[float]:
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+
+
+def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
+                 seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
+                 bootstrap: int = 200, inception_weights: str | None = None, kid_subset_size: int | None = None,
+                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
+    if random_draws < 1:
+        raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
+    subset = check_kid_subset(samples, kid_subset_size)
+    patch.check(gen, force=True)
+    if selection == "all":
+        ids = list(range(samples))
+    elif selection == "top":
+        ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
+    else:
+        raise UsageError(f"--select must be 'all' or 'top', got {selection!r}")
+    extractor = resolve_extractor(features, inception_weights)
+    fe = extractor.build()
+    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
+    rstats = real_stats(real_feats)
+    num_units = gen.layer(patch.layer).units
+    randoms = [patch.random_like(num_units, d, seed) for d in range(random_draws)]
+    variants = [("original", None), ("patched", patch)] + [(f"random{d}", p) for d, p in enumerate(randoms)]
+    feats: dict[str, torch.Tensor] = {}
+    for i, (name, p) in enumerate(variants):
+        cb = (lambda n, name=name: progress(name, n, len(variants) * len(ids))) if progress else None
+        feats[name] = generated_features(gen, ids, seed, extractor, fe, p, batch_size, cb)
+
+    def metrics(name: str) -> dict:
+        k_mean, k_std = kid(feats[name], real_feats, subset, seed=seed)
+        return {"fid": fid(feats[name], rstats), "kid_mean": k_mean, "kid_std": k_std}
+
+    scores = {name: metrics(name) for name, _ in variants}
+    draws = [{"units": p.units, **scores[f"random{d}"]} for d, p in enumerate(randoms)]
+    rand_fids = [d["fid"] for d in draws]
+    rand_kids = [d["kid_mean"] for d in draws]
+
+    # Bootstrap over samples (paired: the same resampled latents for every variant).
+    rng = np.random.default_rng([seed, 0xB007])
+    d_orig, d_rand = [], []
+    for _ in range(bootstrap):
+        idx = torch.from_numpy(rng.integers(0, len(ids), len(ids)))
+        f_o = fid(feats["original"][idx], rstats)
+        f_p = fid(feats["patched"][idx], rstats)
+        f_r = float(np.mean([fid(feats[f"random{d}"][idx], rstats) for d in range(random_draws)]))
+        d_orig.append(f_p - f_o)
+        d_rand.append(f_p - f_r)
+    rand_mean = float(np.mean(rand_fids))
+    report = {
+        "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
+                     "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
+                     "features": extractor.name, "feature_layer": extractor.layer, "random_draws": random_draws,
+                     "bootstrap": bootstrap, "kid_subset_size": subset, "real": real.identity(samples)},
+        "original": scores["original"],
+        "patched": scores["patched"],
+        "random": {"draws": draws, "fid_mean": rand_mean, "fid_std": float(np.std(rand_fids, ddof=1)) if len(rand_fids) > 1 else 0.0,
+                   "kid_mean": float(np.mean(rand_kids)), "kid_std": float(np.std(rand_kids, ddof=1)) if len(rand_kids) > 1 else 0.0},
+        "delta": {
+            "fid_patched_minus_original": scores["patched"]["fid"] - scores["original"]["fid"],
+            "ci95": _interval(d_orig) if bootstrap else None,
+            "fid_patched_minus_random_mean": scores["patched"]["fid"] - rand_mean,
+            "ci95_vs_random": _interval(d_rand) if bootstrap else None,
+        },
+        "sample_ids": {"first": ids[:16], "count": len(ids)},
+    }
+    return report
+
+
+def verdict(report: dict) -> str:
+    """One sentence on whether the patch beats random ablation, judged on the bootstrap interval."""
+    d = report["delta"]
+    ci = d.get("ci95_vs_random")
+    if ci is None:
+        return "no bootstrap interval computed"
+    if ci[1] < 0:
+        return f"the patch beats random ablation: FID −{-d['fid_patched_minus_random_mean']:.2f} vs random mean (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
+    if ci[0] > 0:
+        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
+    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0)"
