@@ -98,5 +98,18 @@ class LayerDissection:
             "samples": self.counts.samples,
             "class_pixel_fraction": {n: f for n, f in zip(self.class_names, frac)},
             "skipped_classes": [n for n, v in zip(self.class_names, self.valid_classes.tolist()) if not v],
+            "best_unit_by_class": self.best_unit_by_class(),
             "units": ranked[:top] if top else ranked,
         }
+
+    def best_unit_by_class(self) -> dict[str, dict]:
+        """For every non-skipped class, the unit with the highest IoU for it (small classes rarely win a
+        unit's best label, so this is where door/window units show up)."""
+        out = {}
+        for c, name in enumerate(self.class_names):
+            if not bool(self.valid_classes[c]):
+                continue
+            u = self.class_ranking(c)[0]
+            out[name] = {"unit": u, "iou": float(self.iou_uc[u, c]), "iqr": float(self.iqr_uc[u, c]),
+                         "agreement": float(self.agree_uc[u, c]), "threshold": float(self.thr_uc[u, c])}
+        return out
