@@ -10,6 +10,7 @@ machine is shared and noisy; only the side-by-side ratio means anything). Target
 
     python benchmarks/bench_dissect.py                      # toyscenes when built in, else a random ProGAN 64
     python benchmarks/bench_dissect.py --quick --layer layer4
+    python benchmarks/bench_dissect.py --gen runs/toygan/generator_ema.pt --segmenter toyscenes
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from ganfix.segmenters import checked_segment
 def contenders(args):
     from ganfix.registry import builtin_generators, builtin_segmenters
 
-    if not args.synthetic and "toyscenes" in builtin_generators() and "toyscenes" in builtin_segmenters():
-        from ganfix.segmenters import load_segmenter
+    from ganfix.segmenters import load_segmenter
 
+    if args.gen:
+        return load_generator(args.gen, device="cpu"), load_segmenter(args.segmenter)
+    if not args.synthetic and "toyscenes" in builtin_generators() and "toyscenes" in builtin_segmenters():
         return load_generator("toyscenes", device="cpu"), load_segmenter("toyscenes")
     from ganfix.dissect.synthetic import BlobSegmenter
     from ganfix.models import ProGAN
@@ -71,6 +74,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--gen", help="generator spec (default: toyscenes when built in, else a random ProGAN 64)")
+    ap.add_argument("--segmenter", default="toyscenes", help="segmenter for --gen")
     ap.add_argument("--synthetic", action="store_true", help="use the random ProGAN even if toyscenes exists")
     args = ap.parse_args()
     if args.quick:
