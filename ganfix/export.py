@@ -32,16 +32,21 @@ EXPORT_TOLERANCE = 1e-5
 class MaskedLayer(nn.Module):
     """Wraps a layer: out·(1 − α) + α·k with per-unit α, k buffers (broadcast over positions)."""
 
-    def __init__(self, inner: nn.Module, alpha: torch.Tensor, value: torch.Tensor):
+    def __init__(self, inner: nn.Module, alpha: torch.Tensor, value: torch.Tensor, spatial: torch.Tensor | None = None):
         super().__init__()
         self.inner = inner
         self.register_buffer("alpha", alpha.clone().float())
         self.register_buffer("value", value.clone().float())
+        # [H, W] spatial mask; all ones when the patch acts everywhere (one code path for script).
+        self.has_spatial = spatial is not None
+        self.register_buffer("spatial", spatial.clone().float() if spatial is not None else torch.ones(1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.inner(x)
         shape = [1, -1] + [1] * (out.dim() - 2)
         a = self.alpha.view(shape)
+        if self.has_spatial:
+            a = a * self.spatial.view(1, 1, self.spatial.shape[0], self.spatial.shape[1])
         return out * (1 - a) + a * self.value.view(shape)
 
 
@@ -55,7 +60,7 @@ def masked_copy(gen: Generator, patch: Patch) -> nn.Module:
     """A standalone module computing the patched generator (no hooks)."""
     module = copy.deepcopy(gen.module).cpu().eval()
     alpha, value = patch.dense(gen.layer(patch.layer).units)
-    _set_submodule(module, patch.layer, MaskedLayer(module.get_submodule(patch.layer), alpha, value))
+    _set_submodule(module, patch.layer, MaskedLayer(module.get_submodule(patch.layer), alpha, value, patch.spatial_tensor()))
     return module
 
 
@@ -101,14 +106,22 @@ def _fold_own_weights(module: nn.Module, layer: str, units: list[int]) -> str | 
         conv.weight.data[idx] = 0
         target.wscale.b.data[idx] = 0
         return f"zeroed {layer}.conv.weight rows and {layer}.wscale.b entries {units} (act(0) = 0)"
+    if isinstance(target, nn.Sequential):
+        # e.g. (Upsample, Conv, ReLU): zero the last conv's rows; only exact when what follows maps
+        # 0 to 0 per channel (ReLU/LeakyReLU/Tanh) — the numerical check decides.
+        for i in range(len(target) - 1, -1, -1):
+            if isinstance(target[i], (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+                out_dim = target[i].weight.shape[1 if isinstance(target[i], nn.ConvTranspose2d) else 0]
+                return _fold_own_weights(module, f"{layer}.{i}", units) if max(units) < out_dim else None
     return None
 
 
 @torch.no_grad()
 def fold_ablation(gen: Generator, patch: Patch, z: torch.Tensor, reference: torch.Tensor) -> FoldResult:
-    values = torch.as_tensor(patch.value, dtype=torch.float32)
-    if bool((values != 0).any()):
+    if not patch.is_ablation:
         return FoldResult(False, "insertion (k ≠ 0) cannot be folded into weights; unit mask kept as buffers", {}, None)
+    if patch.spatial is not None:
+        return FoldResult(False, "a spatially masked patch cannot be folded into conv weights; unit and spatial masks kept as buffers", {}, None)
     module = copy.deepcopy(gen.module).cpu().eval()
     how = _fold_own_weights(module, patch.layer, patch.units)
     if how is None:
@@ -152,7 +165,9 @@ def export_patched(gen: Generator, patch: Patch, out_dir: str | Path, seed: int 
         raise UsageError(f"exported TorchScript differs from the hooked generator by {diff_ts:.2e} (> {EXPORT_TOLERANCE}); not written")
     import io
     buf = io.BytesIO()
-    torch.jit.save(script, buf)
+    with warnings.catch_warnings():  # "torch.jit.save is deprecated": still the portable format plain torch loads
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(script, buf)
     ts_path = atomic_write_bytes(out_dir / "patched_generator.ts", buf.getvalue())
 
     fold = fold_ablation(gen, patch, z, reference)

@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "ace_cmd",
     "check_cmd",
     "annotate_cmd",
+    "repair_cmd",
+    "score_cmd",
     "world_cmd",
 ]
 

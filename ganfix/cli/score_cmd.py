@@ -1,0 +1,73 @@
+"""`ganfix score GEN`: FID/KID of a generator (optionally patched by an annotation set)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..annotations import AnnotationSet
+from ..atomic import atomic_write_json
+from ..errors import UsageError
+from ..patch import Patch
+from ..real_data import RealSource
+from ..scoring import check_kid_subset, score_generator
+from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
+                     console_for, err_console, handle_errors, load_gen, print_json)
+from .rank_cmd import progress_bar
+from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt, _resolution
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score")
+    @handle_errors
+    def score(
+        gen: str = GenArg,
+        annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Score with this set's units ablated."),
+        force: bool = typer.Option(False, "--force", help="Apply a set made for another model fingerprint."),
+        samples: int = typer.Option(1000, "--samples", "-n"),
+        seed: int = SeedOpt,
+        features: str = FeaturesOpt,
+        real: str = RealOpt,
+        real_seed: int = typer.Option(1, "--real-seed"),
+        inception_weights: Optional[str] = InceptionOpt,
+        kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size"),
+        batch_size: int = typer.Option(64, "--batch-size", "-b"),
+        out: Optional[Path] = typer.Option(None, "--out", help="Write score.json here."),
+        weights: Optional[str] = WeightsOpt,
+        z_shape: Optional[str] = ZShapeOpt,
+        output_range: str = OutputRangeOpt,
+        device: Optional[str] = DeviceOpt,
+        trust_pickle: bool = TrustOpt,
+        json_output: bool = JsonOpt,
+    ) -> None:
+        """FID/KID (torch-fidelity) of GEN's samples 0…N−1 against N real images."""
+        if samples < 1:
+            raise UsageError(f"--samples must be at least 1, got {samples}")
+        check_kid_subset(samples, kid_subset_size)
+        patch = None
+        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        if annotations is not None:
+            ann = AnnotationSet.load(annotations)
+            g.layer(ann.layer)
+            patch = Patch.from_annotations(ann, g, force=force)
+        real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))
+        if real_src.available() is not None and real_src.available() < samples:
+            raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
+        with progress_bar("scoring", samples, err_console) as bar:
+            task = bar.add_task("score", total=samples)
+            result = score_generator(g, real_src, features, samples, seed, patch, inception_weights, kid_subset_size,
+                                     batch_size, on_batch=lambda n: bar.advance(task, n))
+        result = {"generator": g.describe(), "patched_units": patch.units if patch else None,
+                  "layer": patch.layer if patch else None, **result}
+        if out is not None:
+            atomic_write_json(out / "score.json", result)
+        if json_output:
+            print_json(result)
+            return
+        table = Table(title=f"{g.name}{' (patched)' if patch else ''} · {samples} samples · {result['features']}")
+        table.add_column("FID", justify="right")
+        table.add_column("KID", justify="right")
+        table.add_row(f"{result['fid']:.3f}", f"{result['kid_mean']:.4f} ± {result['kid_std']:.4f}")
+        console_for(False).print(table)

@@ -1,0 +1,79 @@
+"""Writes a repair's outputs: report.json, report.md and a before/after image grid."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .generator import Generator
+from .patch import Patch
+from .scoring import verdict
+
+
+def table_rows(report: dict) -> list[tuple[str, str, str]]:
+    r = report["random"]
+    return [
+        ("original", f"{report['original']['fid']:.3f}", f"{report['original']['kid_mean']:.4f} ± {report['original']['kid_std']:.4f}"),
+        (f"artifact-ablated ({len(report['settings']['units'])} units)", f"{report['patched']['fid']:.3f}",
+         f"{report['patched']['kid_mean']:.4f} ± {report['patched']['kid_std']:.4f}"),
+        (f"random-ablated (mean ± std of {len(r['draws'])})", f"{r['fid_mean']:.3f} ± {r['fid_std']:.3f}",
+         f"{r['kid_mean']:.4f} ± {r['kid_std']:.4f}"),
+    ]
+
+
+def markdown(report: dict, export: dict | None = None) -> str:
+    s = report["settings"]
+    d = report["delta"]
+    lines = [f"# ganfix repair report — {s['generator']} · {s['layer']}", "",
+             f"Units ablated: {', '.join(map(str, s['units']))}  ",
+             f"Samples: {s['samples']} (selection: {s['selection']}, seed {s['seed']}); features: {s['features']}/{s['feature_layer']}; "
+             f"KID subset {s['kid_subset_size']}; real: {s['real'].get('kind')}", "",
+             "| generator | FID | KID |", "|---|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in table_rows(report)]
+    lines += ["", f"Patched − original FID: {d['fid_patched_minus_original']:+.3f}"
+              + (f" (95% bootstrap CI {d['ci95'][0]:+.3f} … {d['ci95'][1]:+.3f})" if d.get("ci95") else ""),
+              f"Patched − random-mean FID: {d['fid_patched_minus_random_mean']:+.3f}"
+              + (f" (95% bootstrap CI {d['ci95_vs_random'][0]:+.3f} … {d['ci95_vs_random'][1]:+.3f})" if d.get("ci95_vs_random") else ""),
+              "", f"Verdict: {verdict(report)}.", ""]
+    lines += ["Random draws:", ""] + [f"- units {dr['units']}: FID {dr['fid']:.3f}" for dr in report["random"]["draws"]]
+    if export:
+        lines += ["", "## Exported", "", f"- TorchScript: `{Path(export['torchscript']).name}` (max abs diff vs hooked {export['torchscript_max_abs_diff']:.1e})",
+                  f"- Weights: `{Path(export['weights']).name}` — {'folded: ' if export['folded'] else 'not folded: '}{export['fold_how']}",
+                  "- `patch.json` describes the rule, units and verification."]
+    return "\n".join(lines) + "\n"
+
+
+@torch.no_grad()
+def before_after_grid(gen: Generator, patch: Patch, ids: list[int], seed: int, scale: int = 2) -> bytes:
+    """Row 1: original; row 2: patched; row 3: |difference| (amplified). One column per sample."""
+    z = gen.latents(ids, seed)
+    before = gen.to_uint8(gen.module(z)).cpu()
+    with patch.applied(gen):
+        after = gen.to_uint8(gen.module(z)).cpu()
+    diff = (before.float() - after.float()).abs().amax(1, keepdim=True)
+    diff = (diff / max(float(diff.max()), 1.0) * 255).clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
+    n, _, h, w = before.shape
+    pad, label_w = 4, 90
+    canvas = Image.new("RGB", (label_w + n * (w * scale + pad), 3 * (h * scale + pad) + pad), (24, 24, 28))
+    draw = ImageDraw.Draw(canvas)
+    for row, (name, imgs) in enumerate([("original", before), ("patched", after), ("|diff|", diff)]):
+        y = pad + row * (h * scale + pad)
+        draw.text((6, y + h * scale // 2 - 6), name, fill=(230, 230, 230))
+        for col in range(n):
+            tile = Image.fromarray(imgs[col].permute(1, 2, 0).numpy()).resize((w * scale, h * scale), Image.NEAREST)
+            canvas.paste(tile, (label_w + col * (w * scale + pad), y))
+    import io
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_outputs(out_dir: Path, report: dict, gen: Generator, patch: Patch, export: dict | None = None,
+                  grid_ids: list[int] | None = None) -> None:
+    ids = grid_ids or report.get("sample_ids", {}).get("first", list(range(8)))[:8]
+    atomic_write_bytes(out_dir / "before_after.png", before_after_grid(gen, patch, ids, report["settings"]["seed"]))
+    atomic_write_text(out_dir / "report.md", markdown(report, export))
+    atomic_write_json(out_dir / "report.json", {**report, **({"export": export} if export else {})})
