@@ -34,6 +34,7 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "device": ((str,), 'a string ("cpu" or "cuda[:i]")'),
     "inception_weights": ((str,), "a string (path)"),
     "random_draws": ((int,), "an integer"),
+    "bootstrap": ((int,), "an integer"),
     "gates": ((dict,), "a table [gates]"),
 }
 GATE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -81,16 +82,20 @@ class CheckConfig:
     trust_pickle: bool = False
     features: str = "toyscenes"
     real: str = "world"
+    real_as_written: str = "world"  # for comparing settings: the resolved path differs between checkouts
     samples: int = DEFAULT_SAMPLES
     seed: int = 0
     device: str | None = None
     inception_weights: str | None = None
     random_draws: int = 5
+    # Bootstrap resamples for the patch gate's interval; each costs one FID per variant (a matrix
+    # square root), so the default is kept modest for CI.
+    bootstrap: int = 100
     gates: Gates = field(default_factory=Gates)
 
     def settings(self) -> dict[str, Any]:
         """What the numbers depend on; a baseline must have been made with the same settings."""
-        return {"features": self.features, "real": self.real, "samples": self.samples, "seed": self.seed}
+        return {"features": self.features, "real": self.real_as_written, "samples": self.samples, "seed": self.seed}
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -212,7 +217,8 @@ def parse_config(data: dict, base: Path | None = None, source: Path | None = Non
     cfg.features = data.get("features", cfg.features)
     real = data.get("real", cfg.real)
     cfg.real = real if real == "world" else str(_path(real, base, "real", source, where))
-    for key in ("samples", "random_draws"):
+    cfg.real_as_written = real
+    for key in ("samples", "random_draws", "bootstrap"):
         if key in data:
             if data[key] < 2:
                 raise UsageError(f"{_loc(source, where)}{key} must be at least 2, got {data[key]}")

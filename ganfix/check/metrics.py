@@ -7,26 +7,30 @@ from .config import CheckConfig
 class ScoringMetrics:
     """Scores a generator with the settings of a CheckConfig; the real-data source is built once."""
 
-    def __init__(self, cfg: CheckConfig, on_progress=None):
+    def __init__(self, cfg: CheckConfig):
         self.cfg = cfg
         self._real = None
 
-    def real(self):
-        from ..scoring import RealSource
+    def real(self, gen):
+        from ..real_data import RealSource
 
         if self._real is None:
-            self._real = RealSource.from_spec(self.cfg.real, n=self.cfg.samples, seed=self.cfg.seed)
+            # Real images are resized to the generator's output size, so both sides of the Fréchet
+            # distance go through the feature extractor at the same resolution.
+            size = int(gen.generate([0], seed=self.cfg.seed).shape[-1])
+            self._real = RealSource.from_spec(self.cfg.real, resolution=size)
         return self._real
 
     def score(self, gen) -> dict:
         from ..scoring import score_generator
 
-        return score_generator(gen, self.real(), features=self.cfg.features, samples=self.cfg.samples,
+        return score_generator(gen, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
                                seed=self.cfg.seed, inception_weights=self.cfg.inception_weights)
 
     def repair(self, gen, patch) -> dict:
         from ..scoring import score_repair
 
-        return score_repair(gen, patch, self.real(), features=self.cfg.features, samples=self.cfg.samples,
+        return score_repair(gen, patch, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
                             seed=self.cfg.seed, random_draws=self.cfg.random_draws,
+                            bootstrap=self.cfg.bootstrap,
                             inception_weights=self.cfg.inception_weights)
