@@ -45,7 +45,8 @@ def kid(a: torch.Tensor, b: torch.Tensor, subset_size: int, subsets: int = 100, 
 
 
 def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
-    size = min(1000, samples) if kid_subset_size is None else kid_subset_size
+    # Default: torch-fidelity's 1000, but at most half the samples so that subsets differ (KID std > 0).
+    size = min(1000, max(2, samples // 2)) if kid_subset_size is None else kid_subset_size
     if size < 2:
         raise UsageError(f"KID needs at least 2 samples per subset; got --samples {samples}")
     if size > samples:

@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "annotate_cmd",
     "repair_cmd",
     "score_cmd",
+    "demo_cmd",
     "world_cmd",
 ]
 

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         real: str = RealOpt,
         real_seed: int = typer.Option(1, "--real-seed", help="Seed of the rendered real set (world)."),
         inception_weights: Optional[str] = InceptionOpt,
-        kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N))."),
+        kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
         no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
         weights: Optional[str] = WeightsOpt,
