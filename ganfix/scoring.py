@@ -93,14 +93,14 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
 
 def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
                     patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None) -> dict:
+                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100) -> dict:
     """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
     subset = check_kid_subset(samples, kid_subset_size)
     extractor = resolve_extractor(features, inception_weights)
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch)
-    k_mean, k_std = kid(gen_feats, real_feats, subset, seed=seed)
+    k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
             "features": extractor.name, "feature_layer": extractor.layer}
 
@@ -112,7 +112,8 @@ def _interval(values: list[float]) -> list[float]:
 def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
                  seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
                  bootstrap: int = 200, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict:
+                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
+                 kid_subsets: int = 100) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
     if random_draws < 1:
         raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
@@ -137,7 +138,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         feats[name] = generated_features(gen, ids, seed, extractor, fe, p, batch_size, cb)
 
     def metrics(name: str) -> dict:
-        k_mean, k_std = kid(feats[name], real_feats, subset, seed=seed)
+        k_mean, k_std = kid(feats[name], real_feats, subset, kid_subsets, seed=seed)
         return {"fid": fid(feats[name], rstats), "kid_mean": k_mean, "kid_std": k_std}
 
     scores = {name: metrics(name) for name, _ in variants}
@@ -160,7 +161,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
                      "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
                      "features": extractor.name, "feature_layer": extractor.layer, "random_draws": random_draws,
-                     "bootstrap": bootstrap, "kid_subset_size": subset, "real": real.identity(samples)},
+                     "bootstrap": bootstrap, "kid_subset_size": subset, "kid_subsets": kid_subsets, "real": real.identity(samples)},
         "original": scores["original"],
         "patched": scores["patched"],
         "random": {"draws": draws, "fid_mean": rand_mean, "fid_std": float(np.std(rand_fids, ddof=1)) if len(rand_fids) > 1 else 0.0,
