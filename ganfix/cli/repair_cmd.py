@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         annotations: Path = typer.Option(..., "--annotations", "-a", help="Annotation set JSON (units to ablate)."),
         out: Path = typer.Option(..., "--out", help="Output folder: exports, report.json, report.md, before_after.png."),
         force: bool = typer.Option(False, "--force", help="Apply a set made for another model fingerprint."),
+        layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Expected layer; refused if the set is for another one."),
         samples: int = typer.Option(1000, "--samples", "-n", help="Generated (and real) samples per score."),
         seed: int = SeedOpt,
         random_draws: int = typer.Option(5, "--random-draws", help="Random patches of the same size (baseline)."),
@@ -63,6 +64,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ablate the annotated units, export the patched generator and score it against random ablation."""
         ann = AnnotationSet.load(annotations)  # malformed → one line, file untouched
+        if layer is not None:
+            ann.check_layer(layer)
         if samples < 1:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         if not no_score:

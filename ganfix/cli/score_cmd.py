@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         gen: str = GenArg,
         annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Score with this set's units ablated."),
         force: bool = typer.Option(False, "--force", help="Apply a set made for another model fingerprint."),
+        layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Expected layer of the set; refused if it differs."),
         samples: int = typer.Option(1000, "--samples", "-n"),
         seed: int = SeedOpt,
         features: str = FeaturesOpt,
@@ -50,6 +51,8 @@ def register(app: typer.Typer) -> None:
         g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
         if annotations is not None:
             ann = AnnotationSet.load(annotations)
+            if layer is not None:
+                ann.check_layer(layer)
             g.layer(ann.layer)
             patch = Patch.from_annotations(ann, g, force=force)
         real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))

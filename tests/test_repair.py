@@ -1,0 +1,208 @@
+"""Artifact repair end to end on a generator with planted artifact units."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganfix.annotations import AnnotationSet
+from ganfix.cli.app import app
+from ganfix.export import export_patched
+from ganfix.generator import load_generator
+from ganfix.patch import Patch
+from ganfix.real_data import RealSource
+from ganfix.scoring import score_repair
+
+from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
+
+SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return load_generator(SPEC)
+
+
+@pytest.fixture(scope="module")
+def real_folder(tmp_path_factory, gen):
+    """'Real' images: the clean generator (planted units off) on other latents."""
+    folder = tmp_path_factory.mktemp("real")
+    patch = Patch("features", PLANTED_UNITS)
+    with patch.applied(gen):
+        images = gen.to_uint8(gen.generate(range(10_000, 10_240), seed=7)).permute(0, 2, 3, 1).numpy()
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def test_ablation_removes_the_planted_pattern(gen):
+    z = gen.latents(range(64), 0)
+    fires = z[:, 0] > 0.5
+    assert 5 < int(fires.sum()) < 40
+    with torch.no_grad():
+        original = gen(z)
+        with Patch("features", PLANTED_UNITS).applied(gen):
+            patched = gen(z)
+        clean = gen.module.paint.forward(torch.cat([gen.module.features(z)[:, :8], torch.zeros(64, 2, 8, 8)], 1))
+    assert torch.equal(patched, clean)  # nothing of the pattern is left
+    changed = (original - patched).abs().flatten(1).amax(1) > 0.5
+    assert torch.equal(changed, fires)  # the pattern was there exactly in the samples where the units fire
+
+
+def test_patch_beats_every_random_draw(gen, real_folder):
+    features = register_test_extractor()
+    report = score_repair(gen, Patch("features", PLANTED_UNITS, fingerprint=gen.fingerprint),
+                          RealSource.from_spec(str(real_folder), resolution=16), features, samples=200, seed=0,
+                          random_draws=4, bootstrap=60, kid_subset_size=100)
+    assert report["patched"]["fid"] < report["original"]["fid"]
+    assert all(report["patched"]["fid"] < d["fid"] for d in report["random"]["draws"])
+    assert all(set(d["units"]).isdisjoint(PLANTED_UNITS) and set(d["units"]) <= set(CONTENT_UNITS) for d in report["random"]["draws"])
+    assert report["delta"]["ci95"][1] < 0 and report["delta"]["ci95_vs_random"][1] < 0
+    assert report["patched"]["kid_mean"] < report["original"]["kid_mean"]
+
+
+def test_fid_matches_torch_fidelity_calculate_metrics(gen, real_folder, tmp_path):
+    import torch_fidelity
+
+    from ganfix.real_data import TensorImages
+    from ganfix.scoring import score_generator
+
+    features = register_test_extractor()
+    ours = score_generator(gen, RealSource.from_spec(str(real_folder), resolution=16), features, samples=120,
+                           kid_subset_size=60, use_cache=False)
+    images = gen.to_uint8(gen.generate(range(120), seed=0))
+    real = RealSource.from_spec(str(real_folder), resolution=16).images(120)
+    ref = torch_fidelity.calculate_metrics(input1=TensorImages(images), input2=TensorImages(real), fid=True, cuda=False,
+                                           feature_extractor=features, verbose=False, cache=False, save_cpu_ram=True)
+    assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-4, abs=1e-6)
+
+
+def test_export_equivalence_and_reload(gen, tmp_path):
+    patch = Patch("features", PLANTED_UNITS, fingerprint=gen.fingerprint)
+    result = export_patched(gen, patch, tmp_path)
+    assert result.torchscript_max_abs_diff <= 1e-5
+    z = gen.latents(range(32), 5)
+    with torch.no_grad(), patch.applied(gen):
+        hooked = gen(z)
+    script = torch.jit.load(str(result.torchscript))
+    assert (script(z) - hooked).abs().max() <= 1e-5
+    meta = json.loads((tmp_path / "patch.json").read_text())
+    assert meta["units"] == PLANTED_UNITS and meta["export"]["torchscript_max_abs_diff"] <= 1e-5
+    # `features` is a block without own conv weights to zero → mask kept as buffers, and said so.
+    assert not result.folded and "buffers" in result.fold_how
+    from safetensors.torch import load_file
+    state = load_file(str(result.weights))
+    assert torch.equal(state["features.alpha"], torch.tensor([0.0] * 8 + [1.0, 1.0]))
+
+
+def test_progan_fold_is_exact(tmp_path):
+    from ganfix.models import ProGAN
+
+    torch.manual_seed(0)
+    path = tmp_path / "g.pt"
+    torch.save(ProGAN(32, z_dim=16, widths=[16, 16, 8, 8]).state_dict(), path)
+    g = load_generator(str(path))
+    patch = Patch("layer4", [0, 3, 7], fingerprint=g.fingerprint)
+    result = export_patched(g, patch, tmp_path / "out")
+    assert result.folded and result.weights_max_abs_diff <= 1e-5
+    folded = load_generator(str(result.state_dict_pt))
+    z = g.latents(range(16), 3)
+    with torch.no_grad(), patch.applied(g):
+        hooked = g(z)
+    assert (folded(z) - hooked).abs().max() <= 1e-5
+    ts = load_generator(str(result.torchscript), z_shape=(16,))
+    assert "layer4" in ts.top_layers() and (ts(z) - hooked).abs().max() <= 1e-5
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    text = result.output.strip()
+    assert len(text.splitlines()) == 1 and text.startswith("error:"), text
+    for n in needles:
+        assert n in text, (n, text)
+
+
+@pytest.fixture()
+def ann_file(gen, tmp_path):
+    s = AnnotationSet.new(gen, "features")
+    for u in PLANTED_UNITS:
+        s.mark(u, text="checker blotch")
+    return s.save(tmp_path / "ann.json")
+
+
+def test_cli_repair_writes_report(gen, real_folder, ann_file, tmp_path):
+    register_test_extractor()
+    out = tmp_path / "out"
+    # the extractor is registered in this process; CliRunner runs in-process
+    res = runner.invoke(app, ["repair", SPEC, "--annotations", str(ann_file), "--out", str(out), "--samples", "120",
+                              "--random-draws", "2", "--bootstrap", "20", "--features", "planted-test", "--real", str(real_folder), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    assert {"original", "patched", "random", "delta", "export"} <= set(report)
+    assert report["patched"]["fid"] < report["original"]["fid"]
+    for name in ("report.md", "before_after.png", "export/patched_generator.ts", "export/patch.json", "export/patched_weights.safetensors"):
+        assert (out / name).exists(), name
+
+
+def test_fingerprint_refusal_and_force(gen, ann_file, tmp_path):
+    other = tmp_path / "other.json"
+    data = json.loads(ann_file.read_text())
+    data["model"]["fingerprint"] = "0000000000000000"
+    other.write_text(json.dumps(data))
+    out = tmp_path / "never"
+    one_line_error(runner.invoke(app, ["repair", SPEC, "--annotations", str(other), "--out", str(out), "--no-score"]),
+                   "fingerprint", "--force")
+    assert not out.exists()
+    res = runner.invoke(app, ["repair", SPEC, "--annotations", str(other), "--out", str(out), "--no-score", "--force"])
+    assert res.exit_code == 0, res.output
+    assert (out / "export" / "patched_generator.ts").exists()
+
+
+def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch):
+    out = tmp_path / "never"
+    base = ["repair", SPEC, "--out", str(out)]
+    empty = AnnotationSet.new(gen, "features").save(tmp_path / "empty.json")
+    one_line_error(runner.invoke(app, base + ["--annotations", str(empty)]), "no units")
+    data = json.loads(ann_file.read_text())
+    data["units"] = [3, 42]
+    data["num_units"] = None
+    bad_units = tmp_path / "bad_units.json"
+    bad_units.write_text(json.dumps(data))
+    one_line_error(runner.invoke(app, base + ["--annotations", str(bad_units), "--no-score"]), "out of range", "42")
+    data = json.loads(ann_file.read_text())
+    data["layer"] = "paint"
+    other_layer = tmp_path / "other_layer.json"
+    other_layer.write_text(json.dumps(data))
+    one_line_error(runner.invoke(app, base + ["--annotations", str(other_layer), "--layer", "features"]),
+                   "for layer 'paint', not 'features'")
+    data["layer"] = "nolayer"
+    other_layer.write_text(json.dumps(data))
+    one_line_error(runner.invoke(app, base + ["--annotations", str(other_layer), "--no-score"]), "unknown layer 'nolayer'")
+    malformed = tmp_path / "malformed.json"
+    malformed.write_bytes(b'{"schema": "ganfix.annotations/1", "units": [1,')
+    before = malformed.read_bytes()
+    one_line_error(runner.invoke(app, base + ["--annotations", str(malformed)]), "malformed", "untouched")
+    assert malformed.read_bytes() == before
+    one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--samples", "50", "--kid-subset-size", "100"]),
+                   "fewer than KID's subset size")
+    monkeypatch.setattr("ganfix.features.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
+    one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--features", "inception", "--samples", "20"]),
+                   "Inception weights not found", "--features toyscenes")
+    assert not out.exists()
+
+
+def test_inception_weights_path_is_handed_to_torch_fidelity(tmp_path):
+    from ganfix.features import resolve_extractor
+
+    stand_in = tmp_path / "pt_inception.pth"
+    stand_in.write_bytes(b"stand-in")
+    ex = resolve_extractor("inception", str(stand_in))
+    assert ex.name == "inception-v3-compat" and ex.layer == "2048" and ex.weights_path == str(stand_in)
+    with pytest.raises(Exception):
+        ex.build()  # torch-fidelity tries to load our stand-in (not a real weights file) — no download
