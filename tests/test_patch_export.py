@@ -1,0 +1,153 @@
+"""Patches (rule, JSON, random draws, insertion) and verified exports beyond the plain ablation
+(tests/test_repair.py covers the planted generator and the ProGAN fold at layer4)."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from ganfix.errors import UsageError
+from ganfix.export import export_patched
+from ganfix.generator import load_generator
+from ganfix.hooks import Trace
+from ganfix.patch import Patch
+
+
+@pytest.fixture()
+def progan(small_progan_path):
+    return load_generator(str(small_progan_path), device="cpu")
+
+
+def hooked(gen, patch, z):
+    with torch.no_grad(), patch.applied(gen):
+        return gen(z)
+
+
+def test_json_round_trip_keeps_values_paired_with_units():
+    p = Patch("layer4", [9, 2, 5], [0.9, 0.2, 0.5], model_name="m", fingerprint="abc",
+              spatial=torch.tensor([[1.0, 0.0], [0.5, 1.0]]))
+    assert p.units == [2, 5, 9] and p.value == [0.2, 0.5, 0.9]
+    back = Patch.from_json(json.loads(json.dumps(p.to_json())))
+    assert back == p and back.spatial == [[1.0, 0.0], [0.5, 1.0]] and not back.is_ablation
+    alpha, value = back.dense(12)
+    assert alpha.nonzero().flatten().tolist() == [2, 5, 9] and value[9] == pytest.approx(0.9)
+    with pytest.raises(UsageError, match="schema"):
+        Patch.from_json({"layer": "x", "units": [1]})
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"units": []}, "empty unit set"),
+    ({"units": [1, 1]}, "duplicate"),
+    ({"units": [1, 2], "value": [1.0]}, "2 units but 1 values"),
+    ({"units": [1], "spatial": [[2.0]]}, r"\[0, 1\]"),
+])
+def test_bad_patches(kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        Patch("layer4", **kwargs)
+
+
+def test_random_draws_are_seeded_same_size_and_exclude_the_patch():
+    p = Patch("layer4", [0, 1, 2, 3], fingerprint="f")
+    draws = [p.random_like(16, d, seed=3) for d in range(6)]
+    assert all(len(d.units) == 4 and not set(d.units) & {0, 1, 2, 3} for d in draws)
+    assert [d.units for d in draws] == [p.random_like(16, d, seed=3).units for d in range(6)]
+    assert len({tuple(d.units) for d in draws}) > 1
+    with pytest.raises(UsageError, match="cannot draw"):
+        p.random_like(6, 0)
+
+
+def test_units_out_of_range_and_fingerprint_refusal(progan):
+    with pytest.raises(UsageError, match="out of range"):
+        Patch("layer4", [3, 999]).check(progan)
+    with pytest.raises(UsageError, match="--force"):
+        Patch("layer4", [3], fingerprint="0" * 16).check(progan)
+    Patch("layer4", [3], fingerprint="0" * 16).check(progan, force=True)
+
+
+def test_quantile_insertion_sets_units_to_their_high_quantile(progan):
+    p = Patch.insertion(progan, "layer4", [5, 1], quantile=0.99, samples=64, seed=0)
+    assert p.kind == "insertion" and p.units == [1, 5] and p.notes["quantile"] == 0.99
+    z = progan.latents(range(4), 9)
+    with torch.no_grad(), p.applied(progan), Trace(progan.module, ["layer4"]) as tr:
+        acts = tr.run(z)["layer4"]  # the trace hook runs after the intervention's: sees r'
+    assert torch.allclose(acts[:, 1], torch.full_like(acts[:, 1], p.value[0]))
+    assert torch.allclose(acts[:, 5], torch.full_like(acts[:, 5], p.value[1]))
+    assert p.value[0] > 0 and p.value[1] > 0
+
+
+def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
+    h, w = progan.layer("layer4").shape[1:]
+    spatial = torch.zeros(h, w)
+    spatial[: h // 2, : w // 2] = 1.0
+    p = Patch("layer4", [0, 7], [1.5, 2.5], fingerprint=progan.fingerprint, kind="insertion", spatial=spatial)
+    z = progan.latents(range(6), 4)
+    ref = hooked(progan, p, z)
+    plain = progan(z)
+    assert (ref - plain).abs().max() > 1e-3  # the patch does something…
+    result = export_patched(progan, p, tmp_path)
+    assert not result.folded and "buffers" in result.fold_how and result.torchscript_max_abs_diff <= 1e-5
+    assert (torch.jit.load(str(result.torchscript))(z) - ref).abs().max() <= 1e-5
+    reloaded = load_generator(str(result.torchscript), device="cpu")  # back into ganfix as a GEN spec
+    assert "layer4" in reloaded.top_layers() and (reloaded(z) - ref).abs().max() <= 1e-5
+    meta = json.loads((tmp_path / "patch.json").read_text())
+    assert meta["spatial"] == spatial.tolist() and meta["export"]["weights_folded"] is False
+
+
+def test_fold_into_the_output_layer_is_exact(progan, tmp_path):
+    p = Patch("output_32x32", [1], fingerprint=progan.fingerprint)
+    result = export_patched(progan, p, tmp_path)
+    assert result.folded and result.weights_max_abs_diff <= 1e-5
+    folded = load_generator(str(result.state_dict_pt), device="cpu")
+    z = progan.latents(range(8), 1)
+    assert (folded(z) - hooked(progan, p, z)).abs().max() <= 1e-5
+    assert torch.equal(folded(z)[:, 1], torch.zeros_like(folded(z)[:, 1]))
+
+
+SEQ_MODULE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class Seq(nn.Module):
+        z_shape = (8, 1, 1)
+
+        def __init__(self, act):
+            super().__init__()
+            torch.manual_seed(0)
+            self.layer1 = nn.Sequential(nn.ConvTranspose2d(8, 16, 4), nn.ReLU())
+            self.layer2 = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(16, 16, 3, padding=1), act)
+            self.layer3 = nn.Sequential(nn.Conv2d(16, 3, 3, padding=1), nn.Tanh())
+
+        def forward(self, z):
+            return self.layer3(self.layer2(self.layer1(z)))
+
+    def relu():
+        return Seq(nn.ReLU())
+
+    def sigmoid():
+        return Seq(nn.Sigmoid())
+''')
+
+
+@pytest.mark.parametrize("factory, folds", [("relu", True), ("sigmoid", False)])
+def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
+    """(Upsample, Conv, ReLU): zeroing the conv's rows is exact. With a sigmoid (σ(0) = ½) it is not:
+    the numerical check refuses the fold and the mask stays as buffers."""
+    (tmp_path / "seq.py").write_text(SEQ_MODULE)
+    gen = load_generator(f"{tmp_path / 'seq.py'}:{factory}", device="cpu")
+    p = Patch("layer2", [2, 11], fingerprint=gen.fingerprint)
+    result = export_patched(gen, p, tmp_path / "out")
+    assert result.folded is folds and result.torchscript_max_abs_diff <= 1e-5
+    z = gen.latents(range(8), 2)
+    ref = hooked(gen, p, z)
+    if folds:
+        from safetensors.torch import load_file
+
+        module = gen.module.__class__(gen.module.layer2[2])
+        module.load_state_dict(load_file(str(result.weights)))
+        assert (module(z) - ref).abs().max() <= 1e-5
+        assert result.state_dict_pt is not None
+    else:
+        assert "not exact" in result.fold_how and "buffers" in result.fold_how
+        assert result.state_dict_pt is None
