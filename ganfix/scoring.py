@@ -11,12 +11,13 @@ labelled units fire most (`selection="top"`, the paper used 10k of the highest a
 """
 from __future__ import annotations
 
-import math
+import hashlib
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from .cache import cache_key, load_cached, save_cached
 from .errors import UsageError
 from .features import Extractor, extract, real_features, resolve_extractor
 from .generator import Generator
@@ -54,10 +55,27 @@ def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
     return size
 
 
+def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
+    """Everything the features depend on: model tensors, patch, exact sample ids, seed, extractor, range, device."""
+    ids_digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
+    return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape),
+                     output_range=list(gen.output_range), device=gen.device.type, seed=seed, ids=ids_digest,
+                     patch=None if patch is None else {"layer": patch.layer, "units": patch.units, "value": patch.value},
+                     extractor=extractor.identity)
+
+
 @torch.no_grad()
 def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Extractor, fe, patch: Patch | None = None,
-                       batch_size: int = 64, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
-    """Generate ids in batches (patched if given), convert to uint8, extract features; never holds all images."""
+                       batch_size: int = 64, on_batch: Callable[[int], None] | None = None, use_cache: bool = True) -> torch.Tensor:
+    """Generate ids in batches (patched if given), convert to uint8, extract features; never holds all images.
+    Cached by generated_features_key, so an identical re-run (e.g. the same checkpoint in CI) is cheap."""
+    key = generated_features_key(gen, ids, seed, extractor, patch)
+    if use_cache:
+        hit = load_cached("gen_features", key)
+        if hit is not None and hit["features"].shape[0] == len(ids):
+            if on_batch:
+                on_batch(len(ids))
+            return hit["features"]
     feats = []
     ctx = patch.applied(gen) if patch is not None else None
     if ctx is not None:
@@ -72,7 +90,10 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
-    return torch.cat(feats)
+    out = torch.cat(feats)
+    if use_cache:
+        save_cached("gen_features", key, {"features": out})
+    return out
 
 
 @torch.no_grad()
@@ -99,7 +120,7 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
     extractor = resolve_extractor(features, inception_weights)
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
-    gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch)
+    gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
     k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
             "features": extractor.name, "feature_layer": extractor.layer}
@@ -135,7 +156,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     feats: dict[str, torch.Tensor] = {}
     for i, (name, p) in enumerate(variants):
         cb = (lambda n, name=name: progress(name, n, len(variants) * len(ids))) if progress else None
-        feats[name] = generated_features(gen, ids, seed, extractor, fe, p, batch_size, cb)
+        feats[name] = generated_features(gen, ids, seed, extractor, fe, p, batch_size, cb, use_cache)
 
     def metrics(name: str) -> dict:
         k_mean, k_std = kid(feats[name], real_feats, subset, kid_subsets, seed=seed)
