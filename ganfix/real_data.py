@@ -76,7 +76,14 @@ class RealSource:
         if self.kind == "world":
             from .world.dataset import real_images
 
-            return real_images(n, seed=self.seed, resolution=self.resolution)
+            # The renderer draws at ≥ 32 px; smaller generators are compared at their own size.
+            native = max(32, self.resolution)
+            images = real_images(n, seed=self.seed, resolution=native)
+            if native != self.resolution:
+                images = torch.nn.functional.interpolate(images.float(), size=(self.resolution, self.resolution),
+                                                         mode="bilinear", antialias=True, align_corners=False)
+                images = images.round().clamp(0, 255).to(torch.uint8)
+            return images
         from PIL import Image
 
         files = self._files(Path(self.location))

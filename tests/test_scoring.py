@@ -1,0 +1,166 @@
+"""Scoring: real sources, the real-feature cache (never stale), extractor resolution, sample
+selection and determinism (tests/test_repair.py covers patched < original < random on the planted
+generator and agreement with torch_fidelity.calculate_metrics)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganfix.features as features_mod
+from ganfix.errors import UsageError
+from ganfix.features import resolve_extractor, real_features
+from ganfix.generator import load_generator
+from ganfix.patch import Patch
+from ganfix.real_data import RealSource
+from ganfix.scoring import check_kid_subset, score_repair, top_activation_ids
+
+from planted import PLANTED_UNITS, register_test_extractor
+
+SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return load_generator(SPEC, device="cpu")
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / f"{i:03d}.png")
+    return tmp_path
+
+
+@pytest.fixture()
+def count_extract(monkeypatch):
+    calls = []
+    real_extract = features_mod.extract
+
+    def counting(extractor, images, *args, **kwargs):
+        calls.append(len(images))
+        return real_extract(extractor, images, *args, **kwargs)
+
+    monkeypatch.setattr(features_mod, "extract", counting)
+    return calls
+
+
+def test_real_feature_cache_hits_and_is_never_stale(folder, count_extract):
+    ex = resolve_extractor(register_test_extractor())
+    src = RealSource.from_spec(str(folder), resolution=16)
+    first = real_features(src, 10, ex)
+    again = real_features(src, 10, ex)
+    assert count_extract == [10] and torch.equal(first, again)  # second call: cache hit
+    real_features(src, 8, ex)  # another N → another entry
+    assert count_extract == [10, 8]
+    # Edit one image (new content and mtime): the folder identity changes, features are recomputed.
+    Image.new("RGB", (16, 16), (255, 0, 255)).save(folder / "003.png")
+    st = (folder / "003.png").stat()
+    os.utime(folder / "003.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    edited = real_features(src, 10, ex)
+    assert count_extract == [10, 8, 10] and not torch.equal(edited, first)
+    (folder / "zzz_added_later.png").write_bytes((folder / "000.png").read_bytes())  # beyond the first 10 files
+    real_features(src, 10, ex)
+    assert count_extract == [10, 8, 10]  # the first 10 files are unchanged: still a hit
+    (folder / "000.png").rename(folder / "000b.png")  # renaming changes the identity
+    real_features(src, 10, ex)
+    assert len(count_extract) == 4
+
+
+def test_real_sources(folder, tmp_path):
+    with pytest.raises(UsageError, match="neither 'world' nor a folder"):
+        RealSource.from_spec(str(tmp_path / "missing"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="no images"):
+        RealSource.from_spec(str(empty))
+    src = RealSource.from_spec(str(folder), resolution=8)
+    imgs = src.images(5)
+    assert imgs.dtype == torch.uint8 and imgs.shape == (5, 3, 8, 8)
+    with pytest.raises(UsageError, match="fewer than the 50"):
+        src.images(50)
+    world = RealSource.from_spec("world", seed=3, resolution=16)
+    w = world.images(2)
+    assert w.dtype == torch.uint8 and w.shape == (2, 3, 16, 16)
+    assert torch.equal(w, world.images(2))  # rendered from (seed, index): deterministic
+    ident = world.identity(2)
+    assert ident["kind"] == "world" and ident["seed"] == 3 and ident["renderer"]
+
+
+def test_extractor_resolution(tmp_path, monkeypatch):
+    monkeypatch.setattr(features_mod, "inception_weights_candidates", lambda: [tmp_path / "cache" / "w.pth"])
+    with pytest.raises(UsageError, match="Inception weights not found") as exc:
+        resolve_extractor("inception")
+    assert "\n" not in str(exc.value) and "--inception-weights" in str(exc.value)
+    with pytest.raises(UsageError, match="file not found"):
+        resolve_extractor("inception", str(tmp_path / "nope.pth"))
+    with pytest.raises(UsageError, match="unknown feature extractor"):
+        resolve_extractor("no-such-extractor")
+    # Present in torch-fidelity's cache folder → used; explicit path → handed to torch-fidelity.
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "w.pth").write_bytes(b"stand-in")
+    assert resolve_extractor("inception").weights_path == str(tmp_path / "cache" / "w.pth")
+    stand_in = tmp_path / "explicit.pth"
+    stand_in.write_bytes(b"stand-in")
+    seen = {}
+
+    def fake_create(name, features_list, cuda=False, **kwargs):
+        seen.update(name=name, features=features_list, **kwargs)
+        return "extractor"
+
+    import torch_fidelity.utils
+
+    monkeypatch.setattr(torch_fidelity.utils, "create_feature_extractor", fake_create)
+    ex = resolve_extractor("inception", str(stand_in))
+    assert ex.build() == "extractor"
+    assert seen["name"] == "inception-v3-compat" and seen["features"] == ["2048"]
+    assert seen["feature_extractor_weights_path"] == str(stand_in)
+    assert ex.identity["weights"].startswith(str(stand_in.resolve()))  # the cache key names the weights file
+
+
+def test_kid_subset_check():
+    assert check_kid_subset(100, None) == 50
+    assert check_kid_subset(100, 100) == 100
+    with pytest.raises(UsageError, match="fewer than KID's subset size"):
+        check_kid_subset(50, 100)
+    with pytest.raises(UsageError, match="KID"):
+        check_kid_subset(1, None)
+
+
+def test_top_selection_picks_the_samples_where_the_units_fire(gen):
+    p = Patch("features", PLANTED_UNITS)
+    ids = top_activation_ids(gen, p, pool=120, n=20, seed=0)
+    z = gen.latents(ids, 0)
+    assert len(ids) == 20 and ids == sorted(ids) and bool((z[:, 0] > 0.5).all())
+
+
+def test_score_repair_is_deterministic(gen, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    patch = Patch("features", PLANTED_UNITS, fingerprint=gen.fingerprint)
+    with torch.no_grad(), patch.applied(gen):
+        clean = gen.to_uint8(gen.generate(range(5000, 5060), seed=1)).permute(0, 2, 3, 1).numpy()
+    for i, im in enumerate(clean):
+        Image.fromarray(im).save(real / f"{i:03d}.png")
+    src = RealSource.from_spec(str(real), resolution=16)
+    name = register_test_extractor()
+    kw = dict(samples=60, seed=4, random_draws=2, bootstrap=20, kid_subset_size=30, kid_subsets=20)
+    a = score_repair(gen, patch, src, name, selection="top", pool=150, **kw)
+    b = score_repair(gen, patch, src, name, selection="top", pool=150, **kw)
+    assert a == b  # same seed, same numbers (bootstrap and KID subsets included)
+    assert a["settings"]["selection"] == "top" and a["settings"]["pool"] == 150
+    assert a["patched"]["fid"] < a["original"]["fid"]
+    lo, hi = a["delta"]["ci95"]
+    assert lo <= hi and a["delta"]["fid_patched_minus_original"] < 0
+    assert len(a["random"]["draws"]) == 2 and a["random"]["fid_std"] >= 0
+    c = score_repair(gen, patch, src, name, selection="all", **{**kw, "seed": 5})
+    assert c["original"]["fid"] != a["original"]["fid"]
+    with pytest.raises(UsageError, match="random-draws"):
+        score_repair(gen, patch, src, name, **{**kw, "random_draws": 0})
+    with pytest.raises(UsageError, match="--select"):
+        score_repair(gen, patch, src, name, selection="best", **kw)
