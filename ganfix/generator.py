@@ -6,7 +6,6 @@ Dissection layout, or `path/to/file.py:factory` (with `weights=`). Checkpoints l
 """
 from __future__ import annotations
 
-import importlib.util
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from torch import nn
 
 from .errors import UsageError
 from .fingerprint import fingerprint_module
+from .user_code import call_factory, is_factory_spec
 from .latents import sample_latents
 from .models.progan import looks_like_progan, progan_from_state_dict
 
@@ -292,30 +292,9 @@ def _infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
 
 
 def _load_factory(spec: str, weights: str | None) -> nn.Module:
-    file_part, factory_name = spec.rsplit(":", 1)
-    path = Path(file_part)
-    if not path.is_file():
-        raise UsageError(f"generator file not found: {path}")
-    mod_name = f"ganfix_user_{abs(hash(str(path.resolve())))}"
-    loader_spec = importlib.util.spec_from_file_location(mod_name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise UsageError(f"cannot import {path} as a Python module")
-    user_mod = importlib.util.module_from_spec(loader_spec)
-    try:
-        loader_spec.loader.exec_module(user_mod)
-    except Exception as exc:
-        raise UsageError(f"importing {path} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
-    factory = getattr(user_mod, factory_name, None)
-    if factory is None or not callable(factory):
-        callables = [n for n, v in vars(user_mod).items() if callable(v) and not n.startswith("_")
-                     and getattr(v, "__module__", None) == mod_name]
-        raise UsageError(f"factory {factory_name!r} not found in {path}; callables there: {', '.join(callables) or 'none'}")
-    try:
-        module = factory()
-    except Exception as exc:
-        raise UsageError(f"{path}:{factory_name}() failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    module = call_factory(spec, "generator")
     if not isinstance(module, nn.Module):
-        raise UsageError(f"{path}:{factory_name}() returned {type(module).__name__}, not a torch.nn.Module")
+        raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
     if weights is not None:
         wpath = Path(weights)
         state = _unwrap_state_dict(_read_state(wpath), wpath)
@@ -356,13 +335,6 @@ class _StyleGANAdapter(nn.Module):
         return self.g(z, c)
 
 
-def _is_factory_spec(spec: str) -> bool:
-    if ":" not in spec:
-        return False
-    file_part, name = spec.rsplit(":", 1)
-    return file_part.endswith(".py") and name.isidentifier()
-
-
 def load_generator(
     spec: str,
     *,
@@ -382,7 +354,7 @@ def load_generator(
         module = builtin.build()
         return Generator(module, z_shape or builtin.z_shape, out_range or builtin.output_range, name=spec, device=dev)
 
-    if _is_factory_spec(spec):
+    if is_factory_spec(spec):
         module = _load_factory(spec, weights)
         shape = tuple(z_shape) if z_shape else _infer_z_shape(module)
         if shape is None:

@@ -6,13 +6,13 @@ this). `segment` returns a LongTensor [N, H, W] of class indices into `class_nam
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
 
 from .errors import UsageError
+from .user_code import call_factory, is_factory_spec
 
 
 @runtime_checkable
@@ -40,8 +40,8 @@ def _check_class_names(seg: object, origin: str) -> list[str]:
 
 def load_segmenter(spec: str) -> Segmenter:
     """A built-in segmenter by name, or `path/to/file.py:factory` returning a Segmenter."""
-    if spec.count(":") >= 1 and spec.rsplit(":", 1)[0].endswith(".py"):
-        seg = _load_factory(spec)
+    if is_factory_spec(spec):
+        seg = call_factory(spec, "segmenter")
     else:
         from .registry import get_builtin_segmenter
 
@@ -53,28 +53,6 @@ def load_segmenter(spec: str) -> Segmenter:
         except AttributeError:
             pass
     return seg
-
-
-def _load_factory(spec: str) -> object:
-    file_part, name = spec.rsplit(":", 1)
-    path = Path(file_part)
-    if not path.is_file():
-        raise UsageError(f"segmenter file not found: {path}")
-    loader = importlib.util.spec_from_file_location(f"ganfix_userseg_{abs(hash(str(path.resolve())))}", path)
-    if loader is None or loader.loader is None:
-        raise UsageError(f"cannot import {path} as a Python module")
-    mod = importlib.util.module_from_spec(loader)
-    try:
-        loader.loader.exec_module(mod)
-    except Exception as exc:
-        raise UsageError(f"importing {path} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
-    factory = getattr(mod, name, None)
-    if not callable(factory):
-        raise UsageError(f"factory {name!r} not found in {path}")
-    try:
-        return factory()
-    except Exception as exc:
-        raise UsageError(f"{spec}() failed: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def class_index(seg: Segmenter, name: str) -> int:

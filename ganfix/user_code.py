@@ -1,0 +1,40 @@
+"""Loading user code named as `path/to/file.py:factory` (generators, segmenters)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def is_factory_spec(spec: str) -> bool:
+    if ":" not in spec:
+        return False
+    file_part, name = spec.rsplit(":", 1)
+    return file_part.endswith(".py") and name.isidentifier()
+
+
+def call_factory(spec: str, what: str = "generator") -> object:
+    """Import file.py (under a unique module name) and return factory(); every failure is one line."""
+    file_part, factory_name = spec.rsplit(":", 1)
+    path = Path(file_part)
+    if not path.is_file():
+        raise UsageError(f"{what} file not found: {path}")
+    mod_name = f"ganfix_user_{what}_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise UsageError(f"cannot import {path} as a Python module")
+    user_mod = importlib.util.module_from_spec(loader_spec)
+    try:
+        loader_spec.loader.exec_module(user_mod)
+    except Exception as exc:
+        raise UsageError(f"importing {path} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    factory = getattr(user_mod, factory_name, None)
+    if factory is None or not callable(factory):
+        callables = [n for n, v in vars(user_mod).items() if callable(v) and not n.startswith("_")
+                     and getattr(v, "__module__", None) == mod_name]
+        raise UsageError(f"factory {factory_name!r} not found in {path}; callables there: {', '.join(callables) or 'none'}")
+    try:
+        return factory()
+    except Exception as exc:
+        raise UsageError(f"{path}:{factory_name}() failed: {type(exc).__name__}: {str(exc)[:200]}") from None
