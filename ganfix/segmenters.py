@@ -6,7 +6,6 @@ this). `segment` returns a LongTensor [N, H, W] of class indices into `class_nam
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
