@@ -164,3 +164,42 @@ def test_score_repair_is_deterministic(gen, tmp_path):
         score_repair(gen, patch, src, name, **{**kw, "random_draws": 0})
     with pytest.raises(UsageError, match="--select"):
         score_repair(gen, patch, src, name, selection="best", **kw)
+
+
+def _clean_folder(gen, folder: Path, n: int) -> Path:
+    folder.mkdir()
+    with torch.no_grad(), Patch("features", PLANTED_UNITS).applied(gen):
+        images = gen.to_uint8(gen.generate(range(7000, 7000 + n), seed=2)).permute(0, 2, 3, 1).numpy()
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def test_cli_score_json_and_default_inception_error(gen, tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ganfix.annotations import AnnotationSet
+    from ganfix.cli.app import app
+
+    runner = CliRunner()
+    real = _clean_folder(gen, tmp_path / "real", 60)
+    ann = AnnotationSet.new(gen, "features")
+    for u in PLANTED_UNITS:
+        ann.mark(u)
+    ann_path = ann.save(tmp_path / "ann.json")
+    name = register_test_extractor()
+    base = ["score", SPEC, "--samples", "60", "--kid-subset-size", "30", "--features", name, "--real", str(real), "--json"]
+    plain = runner.invoke(app, base)
+    patched = runner.invoke(app, base + ["--annotations", str(ann_path), "--out", str(tmp_path / "out")])
+    assert plain.exit_code == 0 and patched.exit_code == 0, (plain.output, patched.output)
+    a, b = json.loads(plain.stdout), json.loads(patched.stdout)  # stdout holds only the JSON
+    assert {"fid", "kid_mean", "kid_std", "samples"} <= set(a) and a["patched_units"] is None
+    assert b["patched_units"] == PLANTED_UNITS and b["fid"] < a["fid"]
+    assert json.loads((tmp_path / "out" / "score.json").read_text())["fid"] == b["fid"]
+    # No --features: standard Inception FID, whose weights are absent here → one line, exit 2.
+    monkeypatch.setattr(features_mod, "inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
+    res = runner.invoke(app, ["score", SPEC, "--samples", "60", "--real", str(real)])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "Inception weights not found" in res.output and "--features toyscenes" in res.output

@@ -18,7 +18,9 @@ from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustO
                      console_for, err_console, handle_errors, load_gen, print_json)
 from .rank_cmd import progress_bar
 
-FeaturesOpt = typer.Option("toyscenes", "--features", help="Feature extractor: toyscenes (offline) or inception (needs its weights file).")
+# Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
+# error that names --features toyscenes (the embedded extractor).
+FeaturesOpt = typer.Option("inception", "--features", help="Feature extractor: inception (standard FID; needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
 RealOpt = typer.Option("world", "--real", help="Real images: 'world' (the embedded renderer) or a folder of images.")
 InceptionOpt = typer.Option(None, "--inception-weights", help="Path to torch-fidelity's Inception weights file (pt_inception-2015-12-05).")
 
