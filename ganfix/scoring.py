@@ -130,9 +130,15 @@ def _interval(values: list[float]) -> list[float]:
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
+def auto_bootstrap(feature_dim: int) -> int:
+    """Resamples when not given: 200, but 10 for wide features (Inception's 2048-d) where each FID's
+    matrix square root costs ~10 s on a CPU and a resample needs 2 + K of them."""
+    return 200 if feature_dim <= 512 else 10
+
+
 def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
                  seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
-                 bootstrap: int = 200, inception_weights: str | None = None, kid_subset_size: int | None = None,
+                 bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
                  kid_subsets: int = 100) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
@@ -167,6 +173,10 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     rand_fids = [d["fid"] for d in draws]
     rand_kids = [d["kid_mean"] for d in draws]
 
+    if bootstrap is None:
+        bootstrap = auto_bootstrap(real_feats.shape[1])
+    if bootstrap < 0:
+        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
     # Bootstrap over samples (paired: the same resampled latents for every variant).
     rng = np.random.default_rng([seed, 0xB007])
     d_orig, d_rand = [], []

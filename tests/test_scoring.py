@@ -17,7 +17,7 @@ from ganfix.features import resolve_extractor, real_features
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
-from ganfix.scoring import check_kid_subset, score_repair, top_activation_ids
+from ganfix.scoring import auto_bootstrap, check_kid_subset, score_repair, top_activation_ids
 
 from planted import PLANTED_UNITS, register_test_extractor
 
@@ -160,6 +160,8 @@ def test_score_repair_is_deterministic(gen, tmp_path):
     assert len(a["random"]["draws"]) == 2 and a["random"]["fid_std"] >= 0
     c = score_repair(gen, patch, src, name, selection="all", **{**kw, "seed": 5})
     assert c["original"]["fid"] != a["original"]["fid"]
+    d = score_repair(gen, patch, src, name, selection="all", **{**kw, "bootstrap": None})
+    assert d["settings"]["bootstrap"] == 200 == auto_bootstrap(51) and auto_bootstrap(2048) == 10
     with pytest.raises(UsageError, match="random-draws"):
         score_repair(gen, patch, src, name, **{**kw, "random_draws": 0})
     with pytest.raises(UsageError, match="--select"):

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         random_draws: int = typer.Option(5, "--random-draws", help="Random patches of the same size (baseline)."),
         select: str = typer.Option("all", "--select", help="all: ids 0…N−1; top: the N of --pool where the units fire most (paper)."),
         pool: Optional[int] = typer.Option(None, "--pool", help="Pool size M for --select top (default 5·N)."),
-        bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for the intervals (0: none)."),
+        bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="Bootstrap resamples for the intervals (0: none; default 200, or 10 for features wider than 512-d, e.g. Inception, where each FID costs seconds)."),
         features: str = FeaturesOpt,
         real: str = RealOpt,
         real_seed: int = typer.Option(1, "--real-seed", help="Seed of the rendered real set (world)."),
