@@ -191,6 +191,14 @@ def markdown(r: dict, recipe: dict, seg_recipe: dict) -> str:
     for i, c in enumerate(CLASS_NAMES):
         L.append(f"| {c} | {f['real_ground_truth'][i]:.4f} | {f['real_segmenter'][i]:.4f} | {f['generated_segmenter'][i]:.4f} |")
     L.append("")
+    L.append("## Caveats\n")
+    L.append("- The segmenter is near-perfect on rendered scenes because they are its training distribution; on "
+             "generated images there is no ground truth, so the *generated* column above is the segmenter's "
+             "judgement, not a measured accuracy.\n"
+             "- The feature extractor is the segmenter's encoder, so FD/KID here measure what that encoder "
+             "encodes (object content and layout, blur, colour); they are small numbers on their own scale.\n"
+             "- KID uses 50 subsets of the whole set when the subset size equals the set size, so its std "
+             "is then 0.\n")
     L.append("## Reproducing the assets\n")
     L.append("```bash\npython -m ganfix.world.train_generator --out runs/toygan --seed 0 --minutes 72   # resumable\n"
              "python -m ganfix.world.train_segmenter --out runs/toyseg --seed 0 --steps 1800\n"
