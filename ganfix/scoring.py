@@ -60,7 +60,8 @@ def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor:
     ids_digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
     return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape),
                      output_range=list(gen.output_range), device=gen.device.type, seed=seed, ids=ids_digest,
-                     patch=None if patch is None else {"layer": patch.layer, "units": patch.units, "value": patch.value},
+                     patch=None if patch is None else {"layer": patch.layer, "units": patch.units, "value": patch.value,
+                                                         "spatial": patch.spatial},
                      extractor=extractor.identity)
 
 

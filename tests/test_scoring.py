@@ -205,3 +205,19 @@ def test_cli_score_json_and_default_inception_error(gen, tmp_path, monkeypatch):
     res = runner.invoke(app, ["score", SPEC, "--samples", "60", "--real", str(real)])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
     assert "Inception weights not found" in res.output and "--features toyscenes" in res.output
+
+
+def test_generated_feature_cache_distinguishes_spatial_patches(gen):
+    from ganfix.scoring import generated_features, generated_features_key
+
+    ex = resolve_extractor(register_test_extractor())
+    fe = ex.build()
+    whole = Patch("features", PLANTED_UNITS)
+    half_mask = torch.zeros(8, 8)
+    half_mask[:, :4] = 1
+    half = Patch("features", PLANTED_UNITS, spatial=half_mask)
+    assert generated_features_key(gen, [0, 1], 0, ex, whole) != generated_features_key(gen, [0, 1], 0, ex, half)
+    ids = list(range(40))
+    a = generated_features(gen, ids, 0, ex, fe, whole)
+    b = generated_features(gen, ids, 0, ex, fe, half)
+    assert not torch.equal(a, b)
