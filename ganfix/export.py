@@ -56,11 +56,34 @@ def _set_submodule(root: nn.Module, path: str, new: nn.Module) -> None:
     setattr(parent, name, new)  # keeps the child's name and position (Module.__setattr__ → _modules)
 
 
+class ExportChain(nn.Sequential):
+    """A scriptable chain of named stages (what ganfix's ScriptChain runs from Python), so a generator
+    loaded from TorchScript can be patched and exported again with its layer names."""
+
+    def __init__(self, stages: "list[tuple[str, nn.Module]]", reshape_input: bool):
+        super().__init__()
+        for name, stage in stages:
+            self.add_module(name, stage)
+        self.reshape_input = reshape_input
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z.reshape(z.shape[0], -1, 1, 1) if self.reshape_input else z
+        for stage in self:
+            x = stage(x)
+        return x
+
+
 def masked_copy(gen: Generator, patch: Patch) -> nn.Module:
     """A standalone module computing the patched generator (no hooks)."""
+    from .generator import ScriptChain
+
     module = copy.deepcopy(gen.module).cpu().eval()
+    if isinstance(module, ScriptChain):
+        module = ExportChain([(n, getattr(c, "inner", c)) for n, c in module.named_children()], module.reshape_input)
     alpha, value = patch.dense(gen.layer(patch.layer).units)
     _set_submodule(module, patch.layer, MaskedLayer(module.get_submodule(patch.layer), alpha, value, patch.spatial_tensor()))
+    if not isinstance(module, torch.jit.ScriptModule):
+        module.z_shape = [int(s) for s in gen.z_shape]  # kept by torch.jit.script: the reload needs no --z-shape
     return module
 
 

@@ -151,3 +151,18 @@ def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
     else:
         assert "not exact" in result.fold_how and "buffers" in result.fold_how
         assert result.state_dict_pt is None
+
+
+def test_exported_torchscript_can_be_patched_and_exported_again(progan, tmp_path):
+    """GEN = a TorchScript export: ganfix hooks its named stages, and a second export keeps them."""
+    first = Patch("layer4", [1], fingerprint=progan.fingerprint)
+    ts = load_generator(str(export_patched(progan, first, tmp_path / "a").torchscript), device="cpu")
+    assert ts.z_shape == progan.z_shape  # recorded in the file: no --z-shape needed
+    second = Patch("layer2", [0, 5], fingerprint=ts.fingerprint)
+    result = export_patched(ts, second, tmp_path / "b")
+    again = load_generator(str(result.torchscript), device="cpu")
+    assert list(again.top_layers()) == list(ts.top_layers())
+    z = progan.latents(range(4), 0)
+    with torch.no_grad(), first.applied(progan), Patch("layer2", [0, 5]).applied(progan):
+        both = progan(z)
+    assert (again(z) - both).abs().max() <= 1e-5
