@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import os
 
+# One BLAS thread: on a shared 2-core machine NumPy's threaded BLAS makes KID several times slower.
+# Set before numpy/torch load their BLAS (conftest is imported before the test modules).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 import torch
 
