@@ -21,7 +21,7 @@ SEGMENTER_WEIGHTS = ASSETS / "toyscenes_segmenter.pt"
 
 # ProGAN(64, z_dim=128, widths=[128, 64, 32, 16, 8]); see toyscenes_generator.json for the recipe.
 Z_SHAPE = (128,)
-GENERATOR_FINGERPRINT: str | None = None  # filled in from ganfix.fingerprint.fingerprint_module once shipped
+GENERATOR_FINGERPRINT: str | None = "08e3798ff85bf759"  # ganfix.fingerprint.fingerprint_module of the shipped weights
 
 
 def _missing(path: Path) -> UsageError:
