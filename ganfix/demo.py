@@ -37,7 +37,12 @@ def shipped_annotation_path() -> Path:
     raise UsageError("the shipped toyscenes annotation set is missing (annotations/toyscenes/*-artifacts.json)")
 
 
-def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = 0, random_draws: int = 5,
+# The shipped set was shortlisted by an ablation scan on seed-0 latents against the seed-1 real set; the demo
+# scores on other latents and another real set by default, so the comparison is not flattered by that choice.
+DEMO_SEED = 1
+
+
+def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = 5,
              bootstrap: int = 200, annotations: Path | None = None, sheets: bool = True,
              step: Callable[[str], None] = lambda s: None, progress=None) -> dict:
     gen = load_generator("toyscenes")
@@ -60,7 +65,7 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
     patch = Patch.from_annotations(ann, gen)
     step(f"repair: ablate {len(patch.units)} labelled units of {layer}; score vs {random_draws} random ablations "
          f"on the same {samples} latents")
-    report = score_repair(gen, patch, RealSource.from_spec("world", seed=1, resolution=64), "toyscenes", samples, seed,
+    report = score_repair(gen, patch, RealSource.from_spec("world", seed=seed + 1, resolution=64), "toyscenes", samples, seed,
                           random_draws, "all", None, bootstrap, progress=progress)
     step("export the patched generator (TorchScript + weights), verified against the hooked one")
     export = export_patched(gen, patch, out / "export", seed=seed).to_dict()

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..tally import check_sample_args
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
-from .rank_cmd import progress_bar
+from .scan_opts import progress_bar
 
 SELECTIONS = ("iou", "ace", "optimize")
 

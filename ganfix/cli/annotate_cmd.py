@@ -12,7 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from ..ranking import strategies
+from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
+                        ranking_names, run_scan)
 from ..tally import check_sample_args
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
         layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
         samples: int = typer.Option(2000, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
         seed: int = SeedOpt,
-        by: str = typer.Option("max", "--by", help=f"Ranking order of the units: {', '.join(strategies())}."),
+        by: str = typer.Option("max", "--by", help=f"Ranking order of the units: {', '.join(ranking_names())}. {BY_HELP}"),
         k: int = typer.Option(10, "--k", help="Top samples shown per unit."),
         quantile: float = typer.Option(0.99, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
         top: Optional[int] = typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."),
@@ -76,6 +77,11 @@ def register(app: typer.Typer) -> None:
         open_browser: bool = typer.Option(False, "--open", help="Also open the page in the default browser."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
+        scan_samples: int = ScanSamplesOpt,
+        features: str = ScanFeaturesOpt,
+        real: str = ScanRealOpt,
+        real_seed: int = ScanRealSeedOpt,
+        inception_weights: Optional[str] = ScanInceptionOpt,
         weights: Optional[str] = WeightsOpt,
         z_shape: Optional[str] = ZShapeOpt,
         output_range: str = OutputRangeOpt,
@@ -87,8 +93,8 @@ def register(app: typer.Typer) -> None:
         from ..annotations import default_annotation_path
 
         check_sample_args(samples, batch_size, k)
-        if by not in strategies():
-            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(strategies())}")
+        if by not in ranking_names():
+            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
         if not 0 <= port <= 65535:
             raise UsageError(f"--port must be in 0…65535, got {port}")
         if text is not None and mark is None:
@@ -119,11 +125,16 @@ def register(app: typer.Typer) -> None:
         from ..sheets import build_sheets
 
         out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+        ranking = None
+        if by == ABLATION:
+            scan = run_scan(g, layer, None, scan_samples, seed, features, real, real_seed, inception_weights, batch_size,
+                            not no_cache)
+            ranking = scan.ranking()
         bar, update = sheets_progress(err_console)
         with bar:
             manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
-                                    group_size=group_size, top=top, batch_size=batch_size, use_cache=not no_cache,
-                                    progress=update)
+                                    group_size=group_size, top=top, batch_size=batch_size, ranking=ranking,
+                                    use_cache=not no_cache, progress=update)
         index = out_dir / "index.html"
         if no_serve:
             if json_output:

@@ -5,23 +5,20 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..atomic import atomic_torch_save, atomic_write_json
 from ..errors import UsageError
 from ..ranking import rank_units, strategies
 from ..tally import check_sample_args, tally_unit_stats
+from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
+                        progress_bar, ranking_names, run_scan)
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
 
 
-def progress_bar(description: str, total: int, console) -> Progress:
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
-
-
 def register(app: typer.Typer) -> None:
+
     @app.command("rank")
     @handle_errors
     def rank(
@@ -30,12 +27,17 @@ def register(app: typer.Typer) -> None:
         samples: int = typer.Option(2000, "--samples", "-n", help="Number of seeded samples in the pass."),
         seed: int = SeedOpt,
         batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-        by: str = typer.Option("max", "--by", help=f"Ranking strategy: {', '.join(strategies())}."),
+        by: str = typer.Option("max", "--by", help=f"Ranking strategy: {', '.join(ranking_names())}. {BY_HELP}"),
         top: int = typer.Option(20, "--top", help="Rows to show in the table."),
         k: int = typer.Option(10, "--k", help="Top-k samples kept per unit."),
         units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
+        scan_samples: int = ScanSamplesOpt,
+        features: str = ScanFeaturesOpt,
+        real: str = ScanRealOpt,
+        real_seed: int = ScanRealSeedOpt,
+        inception_weights: Optional[str] = ScanInceptionOpt,
         weights: Optional[str] = WeightsOpt,
         z_shape: Optional[str] = ZShapeOpt,
         output_range: str = OutputRangeOpt,
@@ -47,8 +49,8 @@ def register(app: typer.Typer) -> None:
         check_sample_args(samples, batch_size, k)
         if top < 1:
             raise UsageError(f"--top must be at least 1, got {top}")
-        if by not in strategies():
-            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(strategies())}")
+        if by not in ranking_names():
+            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
         g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
         g.layer(layer)  # validate before the pass
         only = g.check_units(layer, parse_ints(units, "--units")) if units is not None else None
@@ -57,11 +59,23 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("tally", total=samples)
             stats = tally_unit_stats(g, layer, samples, seed=seed, batch_size=batch_size, k=k,
                                      use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n))
-        ranking = rank_units(stats, by=by, layer=layer)
+        scan = None
+        if by == ABLATION:
+            scan = run_scan(g, layer, only, scan_samples, seed, features, real, real_seed, inception_weights, batch_size,
+                            not no_cache)
+            ranking = scan.ranking()
+        else:
+            ranking = rank_units(stats, by=by, layer=layer)
         rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)
                 if only is None or u in only]
+        if scan is not None:
+            for r in rows:
+                r["delta_fid"], r["delta_kid"] = scan.delta(r["unit"])
         report = {"generator": g.describe(), "layer": layer, "by": by, "samples": samples, "seed": seed,
                   "quantile_rank_error_bound": stats.sample.rank_error_bound(), "units": rows}
+        if scan is not None:
+            report["ablation_scan"] = {"samples": scan.samples, "features": scan.features, "base_fid": scan.base_fid,
+                                       "base_kid": scan.base_kid, "real": real, "real_seed": real_seed}
         if out is not None:
             atomic_write_json(out / "ranking.json", report)
             atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
@@ -69,12 +83,22 @@ def register(app: typer.Typer) -> None:
             print_json({**report, "units": rows[:top]} if top < len(rows) else report)
             return
         table = Table(title=f"{g.name} · {layer} · by {by} · {samples} samples (seed {seed})")
-        for col, just in [("rank", "right"), ("unit", "right"), ("score", "right"), ("top max", "right"),
-                          ("mean", "right"), ("std", "right"), ("rate", "right"), ("q99", "right"), ("top samples", "left")]:
-            table.add_column(col, justify=just)
+        # With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
+        stat_cols = ["score", "top max", "mean", "std", "rate", "q99"] if scan is None else ["ΔFID", "ΔKID", "top max", "rate"]
+        for col in ["rank", "unit", *stat_cols]:
+            table.add_column(col, justify="right")
+        table.add_column("top samples", justify="left")
+        fmt = {"score": lambda r: f"{r['score']:.3f}", "top max": lambda r: f"{r['top_max']:.3f}",
+               "mean": lambda r: f"{r['mean']:.3f}", "std": lambda r: f"{r['std']:.3f}", "rate": lambda r: f"{r['rate']:.3f}",
+               "q99": lambda r: f"{r['q99']:.3f}", "ΔFID": lambda r: f"{r['delta_fid']:+.4f}",
+               "ΔKID": lambda r: f"{r['delta_kid']:+.5f}"}
         for r in rows[:top]:
-            table.add_row(str(r["rank"]), str(r["unit"]), f"{r['score']:.3f}", f"{r['top_max']:.3f}", f"{r['mean']:.3f}",
-                          f"{r['std']:.3f}", f"{r['rate']:.3f}", f"{r['q99']:.3f}", ",".join(map(str, r["top_ids"][:5])))
+            table.add_row(str(r["rank"]), str(r["unit"]), *(fmt[c](r) for c in stat_cols), ",".join(map(str, r["top_ids"][:5])))
         console.print(table)
+        if scan is not None:
+            console.print(f"ablation scan: base FID {scan.base_fid:.4f} ({scan.features}, {scan.samples} samples); "
+                          "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
+                          "Confirm candidates on their contact sheets, and score the final set with another --seed.")
         if out is not None:
             console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
+

@@ -16,7 +16,7 @@ from ..repair_report import table_rows, write_outputs
 from ..scoring import check_kid_subset, score_repair, verdict
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, print_json)
-from .rank_cmd import progress_bar
+from .scan_opts import progress_bar
 
 # Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
 # error that names --features toyscenes (the embedded extractor).

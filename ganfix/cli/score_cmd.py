@@ -15,7 +15,7 @@ from ..real_data import RealSource
 from ..scoring import check_kid_subset, score_generator
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, print_json)
-from .rank_cmd import progress_bar
+from .scan_opts import progress_bar
 from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt, _resolution
 
 

@@ -15,7 +15,7 @@ from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..cache import cache_key
 from ..errors import UsageError
 from ..generator import Generator
-from ..ranking import rank_units
+from ..ranking import Ranking, rank_units
 from ..stats import UnitStats
 from ..tally import check_sample_args, tally_unit_stats
 from .html import index_html
@@ -68,6 +68,7 @@ def build_sheets(
     scale: Optional[int] = None,
     batch_size: int = 64,
     stats: Optional[UnitStats] = None,
+    ranking: Optional[Ranking] = None,
     use_cache: bool = True,
     progress: Optional[Progress] = None,
 ) -> dict:
@@ -85,8 +86,12 @@ def build_sheets(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    # A ranking computed elsewhere (e.g. an ablation scan) orders the sheets; its scores are part of the key.
+    given = None if ranking is None else {"by": ranking.by, "scores": [round(float(v), 9) for v in ranking.scores]}
+    if ranking is not None:
+        by = ranking.by
     key = sheets_key(gen, layer, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
-                     group_size=group_size, top=top, scale=scale)
+                     group_size=group_size, top=top, scale=scale, **({"ranking": given} if given else {}))
     old = load_manifest(out)
     if use_cache and old and old.get("key") == key and all((out / u["file"]).is_file() for u in old["units"]):
         return old
@@ -98,7 +103,8 @@ def build_sheets(
     if stats is None:
         stats = tally_unit_stats(gen, layer, samples, seed=seed, batch_size=batch_size, k=k, use_cache=use_cache,
                                  on_batch=lambda n: tick("tally", n, samples))
-    ranking = rank_units(stats, by=by, layer=layer)
+    if ranking is None:
+        ranking = rank_units(stats, by=by, layer=layer)
     order = ranking.order[:top] if top else ranking.order
     thresholds = stats.quantile(quantile)
     top_ids = {u: [int(i) for i in stats.topk.ids[u, :k] if i >= 0] for u in order}

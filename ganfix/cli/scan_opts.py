@@ -1,0 +1,57 @@
+"""Options and helper for the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..errors import UsageError
+from ..ranking import strategies
+from ..real_data import RealSource
+from .common import err_console
+
+ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ablation_scan)
+
+ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
+ScanFeaturesOpt = typer.Option("toyscenes", "--features", help="With --by ablation: feature extractor (inception, "
+                               "or a registered one such as toyscenes).")
+ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
+                           "or a folder of images.")
+ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
+ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
+                                "torch-fidelity's Inception weights file.")
+BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
+           "scores --scan-samples images against --real with --features.")
+
+
+def ranking_names() -> list[str]:
+    return [*strategies(), ABLATION]
+
+
+def progress_bar(description: str, total: int, console) -> Progress:
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+def _resolution(g) -> int:
+    from .repair_cmd import _resolution as res
+
+    return res(g)
+
+
+def run_scan(g, layer, only, scan_samples, seed, features, real, real_seed, inception_weights, batch_size, use_cache):
+    """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
+    from ..ablation_scan import scan_ablations
+
+    if scan_samples < 2:
+        raise UsageError(f"--scan-samples must be at least 2, got {scan_samples}")
+    real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))
+    if real_src.available() is not None and real_src.available() < scan_samples:
+        raise UsageError(f"{real} has {real_src.available()} images, fewer than --scan-samples {scan_samples}")
+    units = list(only) if only is not None else None
+    total = len(units) if units is not None else g.layer(layer).units
+    with progress_bar(f"ablation scan {layer}", total, err_console) as bar:
+        task = bar.add_task("scan", total=total)
+        return scan_ablations(g, layer, real_src, features, scan_samples, seed, units, inception_weights,
+                              batch_size=batch_size, use_cache=use_cache, on_unit=lambda u: bar.advance(task, 1))
