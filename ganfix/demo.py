@@ -37,9 +37,10 @@ def shipped_annotation_path() -> Path:
     raise UsageError("the shipped toyscenes annotation set is missing (annotations/toyscenes/*-artifacts.json)")
 
 
-# The shipped set was shortlisted by an ablation scan on seed-0 latents against the seed-1 real set; the demo
-# scores on other latents and another real set by default, so the comparison is not flattered by that choice.
-DEMO_SEED = 1
+# The shipped set was shortlisted by an ablation scan on seed-0 latents and refined after looking at scores and
+# before/after grids on seed-1 latents; the demo scores seed-2 latents against the seed-3 real set, never used
+# while labelling, so the comparison is not flattered by how the units were chosen.
+DEMO_SEED = 2
 
 
 def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = 5,

@@ -184,3 +184,16 @@ def test_torchscript_spec(small_progan_path, tmp_path):
 
 def test_unknown_builtin_name():
     one_line_error(run("layers", "no-such-model"), "no-such-model", "built-in")
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from ganfix.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "out.json", "{}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
