@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ganfix.dissect import IoUStat, dissect_counts, layer_thresholds
+from ganfix.dissect.upsample import upsample_units
 from ganfix.generator import Generator, load_generator
 from ganfix.hooks import Trace
 from ganfix.segmenters import checked_segment
@@ -53,7 +54,7 @@ def per_image_loop(gen, seg, layer, thr, samples, seed) -> IoUStat:
         for i in range(samples):
             acts = tr.run(gen.latents([i], seed))[layer]
             labels = checked_segment(seg, gen.to_signed(tr.output))[0]
-            up = F.interpolate(acts, size=labels.shape, mode="bilinear", align_corners=False)[0].reshape(d, -1)
+            up = upsample_units(acts, tuple(labels.shape))[:, 0].reshape(d, -1)  # the method's bilinear upsampling
             onehot = F.one_hot(labels.reshape(-1), n_cls).float()  # [P, C]
             for u in range(d):
                 masks = (up[u][None, :] > thr[u][:, None]).float()  # [L, P]

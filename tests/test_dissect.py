@@ -148,11 +148,12 @@ def test_layer_without_spatial_maps_is_refused():
         require_spatial(g, "fc")
 
 
-@pytest.mark.parametrize("max_per_bin", [4, 0])  # 0 forces the searchsorted fallback
-def test_fast_bucketing_is_exact(max_per_bin):
-    from ganfix.dissect.bucketize import Bucketizer
+@pytest.mark.parametrize("bins", [2048, 7])  # 7 bins: almost every value shares a bin with a threshold
+def test_level_counts_are_exact(bins):
+    from ganfix.dissect.level_counts import LevelCounter
 
     g = torch.Generator().manual_seed(0)
+    C = 5
     thr = torch.sort(torch.randn(6, 50, generator=g) * torch.rand(6, 1, generator=g) * 3, 1).values
     thr[0, :25] = 0.0            # ties (a ReLU unit's low quantiles)
     thr[1] = thr[1, 0]           # a constant unit
@@ -160,8 +161,21 @@ def test_fast_bucketing_is_exact(max_per_bin):
     vals = torch.randn(6, 5000, generator=g) * 2
     vals[0, :100] = 0.0
     vals[2, :50] = thr[2, :50]   # values exactly at thresholds
-    vals[3, :5], vals[3, 5:10] = float("inf"), -1e30
-    bz = Bucketizer(thr, max_per_bin=max_per_bin)
-    assert bz.fast == (max_per_bin > 0)
-    assert torch.equal(bz(vals).long(), torch.searchsorted(thr, vals))
-    assert torch.equal(bz(vals[2:5], 2, 5).long(), torch.searchsorted(thr[2:5], vals[2:5].contiguous()))
+    vals[3, :5], vals[3, 5:10] = 1e30, -1e30  # far outside the threshold range
+    seg = torch.randint(0, C, (5000,), generator=g)
+    # direct: [v > t_l] for every unit, level, value, then per class
+    direct = torch.stack([((vals[:, None, :] > thr[:, :, None]) & (seg == c)).sum(2) for c in range(C)], 2)
+    lc = LevelCounter(thr, C, bins=bins)
+    assert torch.equal(lc.above(vals.clone(), seg.float(), 0, 6), direct)
+    assert torch.equal(lc.above(vals[2:5].clone(), seg.float(), 2, 5), direct[2:5])
+
+
+def test_matmul_upsampling_matches_interpolate():
+    import torch.nn.functional as F
+
+    from ganfix.dissect.upsample import upsample_units
+
+    for h, H in [(4, 64), (8, 64), (16, 64), (5, 13), (8, 8)]:
+        a = torch.randn(3, 4, h, h)
+        ref = F.interpolate(a, size=(H, H), mode="bilinear", align_corners=False).transpose(0, 1)
+        assert torch.allclose(upsample_units(a, (H, H)), ref, atol=1e-5)

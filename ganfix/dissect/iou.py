@@ -1,18 +1,17 @@
 """Streaming unit × threshold-level × class confusion counts, and IoU / IQR / agreement from them.
 
-For one unit u with sorted thresholds t_0 ≤ … ≤ t_{L-1}, each pixel's bucket b = #{l : t_l < a}
-says at once which masks M_{u,l} = [a > t_l] contain it (exactly those with l < b; see bucketize.py
-for the exact fast bucketing). So a single
-`bincount` over (unit, bucket, class) per batch, then a reverse cumulative sum over buckets, gives the
-intersection counts |M_{u,l} ∧ S_c| for every level — O(pixels · units) work, no loop over levels,
-and exact int64 counts: any batch size or any split into shards gives identical numbers.
+For one unit u with sorted thresholds t_0 ≤ … ≤ t_{L-1}, the intersection counts |M_{u,l} ∧ S_c| of
+every mask M_{u,l} = [a > t_l] with every class come from one `bincount` over (unit, fine bin, class)
+and a suffix sum, with exact comparisons only for values that share a bin with a threshold (see
+level_counts.py) — O(pixels · units) work, no loop over levels, and exact int64 counts: any batch
+size or any split into shards gives identical numbers.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .bucketize import Bucketizer
+from .level_counts import LevelCounter
+from .upsample import upsample_units
 
 
 class IoUStat:
@@ -21,7 +20,7 @@ class IoUStat:
         self.num_units, self.levels = self.thresholds.shape
         self.num_classes = int(num_classes)
         self.unit_chunk = unit_chunk  # units per bincount: bounds memory of the upsampled maps
-        self._bucketizer = None  # built on first add (derived from thresholds, not state)
+        self._counter = None  # built on first add (derived from thresholds, not state)
         d, L, C = self.num_units, self.levels, self.num_classes
         self.inter = torch.zeros(d, L, C, dtype=torch.int64)  # |M_{u,l} ∧ S_c|
         self.unit_on = torch.zeros(d, L, dtype=torch.int64)   # |M_{u,l}|
@@ -40,19 +39,13 @@ class IoUStat:
         self.class_px += torch.bincount(seg_flat, minlength=C)
         self.pixels += seg_flat.numel()
         self.samples += b
-        if self._bucketizer is None:
-            self._bucketizer = Bucketizer(self.thresholds)
-        seg32 = seg_flat.int().view(1, -1)
+        if self._counter is None:
+            self._counter = LevelCounter(self.thresholds, C)
+        seg_f = seg_flat.float()
         for lo in range(0, d, self.unit_chunk):
             hi = min(lo + self.unit_chunk, d)
-            up = F.interpolate(acts[:, lo:hi].float().cpu(), size=size, mode="bilinear", align_corners=False)
-            vals = up.transpose(0, 1).reshape(hi - lo, -1)  # [u, B·H·W]
-            bucket = self._bucketizer(vals, lo, hi)  # #{t_l < a} ∈ [0, L], exact
-            unit_off = torch.arange(hi - lo, dtype=torch.int32).view(-1, 1) * ((L + 1) * C)
-            idx = unit_off + bucket * C + seg32  # int32: < unit_chunk·(L+1)·C
-            hist = torch.bincount(idx.reshape(-1), minlength=(hi - lo) * (L + 1) * C).view(hi - lo, L + 1, C)
-            # pixels with bucket > l are in mask l: reverse cumulative sum over buckets, drop bucket 0.
-            above = hist.flip(1).cumsum(1).flip(1)[:, 1:]  # [u, L, C]
+            vals = upsample_units(acts[:, lo:hi], size).reshape(hi - lo, -1)  # [u, B·H·W]
+            above = self._counter.above(vals, seg_f, lo, hi)  # [u, L, C]
             self.inter[lo:hi] += above
             self.unit_on[lo:hi] += above.sum(2)
 

@@ -34,10 +34,15 @@ def layer_thresholds(gen: Generator, layer: str, samples: int, seed: int, batch_
     return unit_thresholds(stats, levels)
 
 
+# Bump when the counting changes what it computes (e.g. the upsampling's float rounding), so old caches are not reused.
+COUNTS_VERSION = 2
+
+
 def _counts_key(gen, layer, seg_id, thr, samples, seed, start) -> str:
     thr_hash = hashlib.sha256(thr.numpy().tobytes()).hexdigest()[:16]
     return cache_key("dissect_counts", fingerprint=gen.fingerprint, layer=layer, segmenter=seg_id, thresholds=thr_hash,
-                     samples=samples, seed=seed, start=start, device=gen.device.type)
+                     samples=samples, seed=seed, start=start, device=gen.device.type,
+                     version=COUNTS_VERSION)
 
 
 @torch.no_grad()

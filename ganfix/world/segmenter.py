@@ -92,7 +92,8 @@ class ToySegmenter:
             if (h, w) != (NATIVE_RESOLUTION, NATIVE_RESOLUTION):
                 x = F.interpolate(x, size=(NATIVE_RESOLUTION, NATIVE_RESOLUTION), mode="bilinear",
                                   align_corners=False, antialias=True)
-            y = self.net(x)
+            # channels_last input: the same numbers (to float rounding), ~1.5× faster convolutions on a CPU
+            y = self.net(x.contiguous(memory_format=torch.channels_last))
             if (h, w) != (NATIVE_RESOLUTION, NATIVE_RESOLUTION):
                 y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
             outs.append(y)
