@@ -64,6 +64,19 @@ def planted() -> PlantedGenerator:
     return PlantedGenerator(0)
 
 
+def write_clean_images(gen, folder, ids, seed: int):
+    """'Real' images for repair tests: the generator with the planted units off, as PNGs in folder."""
+    from PIL import Image
+
+    from ganfix.patch import Patch
+
+    with Patch("features", PLANTED_UNITS).applied(gen):
+        images = gen.to_uint8(gen.generate(ids, seed=seed)).permute(0, 2, 3, 1).numpy()
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"{i:04d}.png")
+    return folder
+
+
 class _TestFeatures(nn.Module):
     """Fixed random conv features (mean and std pooled): responsive to colour and texture."""
 

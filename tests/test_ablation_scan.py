@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from ganfix.ablation_scan import scan_ablations
@@ -14,7 +13,7 @@ from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
 
-from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
+from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor, write_clean_images
 
 SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
 runner = CliRunner()
@@ -28,12 +27,7 @@ def gen():
 @pytest.fixture(scope="module")
 def real_folder(tmp_path_factory, gen):
     """'Real' images: the clean generator (planted units off) on other latents."""
-    folder = tmp_path_factory.mktemp("real_scan")
-    with Patch("features", PLANTED_UNITS).applied(gen):
-        images = gen.to_uint8(gen.generate(range(20_000, 20_200), seed=3)).permute(0, 2, 3, 1).numpy()
-    for i, im in enumerate(images):
-        Image.fromarray(im).save(folder / f"{i:04d}.png")
-    return folder
+    return write_clean_images(gen, tmp_path_factory.mktemp("real_scan"), range(20_000, 20_200), seed=3)
 
 
 def test_scan_puts_planted_units_first(gen, real_folder):

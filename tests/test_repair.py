@@ -4,10 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 from ganfix.annotations import AnnotationSet
@@ -18,7 +16,7 @@ from ganfix.patch import Patch
 from ganfix.real_data import RealSource
 from ganfix.scoring import score_repair
 
-from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
+from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor, write_clean_images
 
 SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
 runner = CliRunner()
@@ -32,13 +30,7 @@ def gen():
 @pytest.fixture(scope="module")
 def real_folder(tmp_path_factory, gen):
     """'Real' images: the clean generator (planted units off) on other latents."""
-    folder = tmp_path_factory.mktemp("real")
-    patch = Patch("features", PLANTED_UNITS)
-    with patch.applied(gen):
-        images = gen.to_uint8(gen.generate(range(10_000, 10_240), seed=7)).permute(0, 2, 3, 1).numpy()
-    for i, im in enumerate(images):
-        Image.fromarray(im).save(folder / f"{i:04d}.png")
-    return folder
+    return write_clean_images(gen, tmp_path_factory.mktemp("real"), range(10_000, 10_240), seed=7)
 
 
 def test_ablation_removes_the_planted_pattern(gen):
