@@ -29,3 +29,21 @@ def small_progan_path(tmp_path):
     path = tmp_path / "progan32.pt"
     torch.save(g.state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def planted_gen():
+    """The generator with planted artifact units (tests/planted.py), loaded as a user spec."""
+    from pathlib import Path
+
+    from ganfix.generator import load_generator
+
+    return load_generator(f"{Path(__file__).parent / 'planted.py'}:planted")
+
+
+@pytest.fixture(scope="session")
+def planted_real(tmp_path_factory, planted_gen):
+    """'Real' images for it: the clean generator (planted units off) on other latents."""
+    from planted import write_clean_images
+
+    return write_clean_images(planted_gen, tmp_path_factory.mktemp("planted_real"), range(20_000, 20_200), seed=3)

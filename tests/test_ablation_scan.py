@@ -9,30 +9,18 @@ from typer.testing import CliRunner
 
 from ganfix.ablation_scan import scan_ablations
 from ganfix.cli.app import app
-from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
 
-from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor, write_clean_images
+from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
 
 SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def gen():
-    return load_generator(SPEC)
-
-
-@pytest.fixture(scope="module")
-def real_folder(tmp_path_factory, gen):
-    """'Real' images: the clean generator (planted units off) on other latents."""
-    return write_clean_images(gen, tmp_path_factory.mktemp("real_scan"), range(20_000, 20_200), seed=3)
-
-
-def test_scan_puts_planted_units_first(gen, real_folder):
+def test_scan_puts_planted_units_first(planted_gen, planted_real):
     features = register_test_extractor()
-    scan = scan_ablations(gen, "features", RealSource.from_spec(str(real_folder), resolution=16), features,
+    scan = scan_ablations(planted_gen, "features", RealSource.from_spec(str(planted_real), resolution=16), features,
                           samples=160, seed=0, kid_subset_size=80)
     assert scan.units == list(range(10)) and len(scan.delta_fid) == 10
     for u in PLANTED_UNITS:  # removing a planted unit brings the images nearer the clean ones
@@ -40,16 +28,16 @@ def test_scan_puts_planted_units_first(gen, real_folder):
     assert set(scan.ranking().order[:2]) == set(PLANTED_UNITS)
     assert max(scan.delta(u)[0] for u in PLANTED_UNITS) < min(scan.delta(u)[0] for u in CONTENT_UNITS)
     # a subset scan gives the same numbers for the scanned units and ranks the others last
-    part = scan_ablations(gen, "features", RealSource.from_spec(str(real_folder), resolution=16), features,
+    part = scan_ablations(planted_gen, "features", RealSource.from_spec(str(planted_real), resolution=16), features,
                           samples=160, seed=0, units=[9, 3], kid_subset_size=80)
     assert part.delta(9)[0] == pytest.approx(scan.delta(9)[0], abs=1e-9)
     assert part.ranking().order[:2] == [9, 3] and part.delta(0) is None
 
 
-def test_rank_cli_by_ablation(gen, real_folder):
+def test_rank_cli_by_ablation(planted_gen, planted_real):
     register_test_extractor()
     res = runner.invoke(app, ["rank", SPEC, "--layer", "features", "--samples", "200", "--by", "ablation",
-                              "--scan-samples", "160", "--features", "planted-test", "--real", str(real_folder), "--json"])
+                              "--scan-samples", "160", "--features", "planted-test", "--real", str(planted_real), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     rows = report["units"]
@@ -57,11 +45,11 @@ def test_rank_cli_by_ablation(gen, real_folder):
     assert all(r["delta_fid"] < 0 for r in rows[:2]) and report["ablation_scan"]["samples"] == 160
 
 
-def test_annotate_sheets_in_ablation_order(gen, real_folder, tmp_path):
+def test_annotate_sheets_in_ablation_order(planted_gen, planted_real, tmp_path):
     register_test_extractor()
     out = tmp_path / "sheets"
     res = runner.invoke(app, ["annotate", SPEC, "--layer", "features", "--samples", "200", "--by", "ablation",
-                              "--scan-samples", "160", "--features", "planted-test", "--real", str(real_folder),
+                              "--scan-samples", "160", "--features", "planted-test", "--real", str(planted_real),
                               "--no-serve", "--out", str(out), "-a", str(tmp_path / "set.json")])
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "sheets.json").read_text())
