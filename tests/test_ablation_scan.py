@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from ganfix.ablation_scan import scan_ablations
 from ganfix.cli.app import app
-from ganfix.patch import Patch
 from ganfix.real_data import RealSource
 
 from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
