@@ -24,7 +24,7 @@ from .overlay import render_tile
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
-RENDER_VERSION = 2  # bump when the drawing changes, so folders drawn by older code are redrawn
+RENDER_VERSION = 3  # bump when the drawing changes, so folders drawn by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 

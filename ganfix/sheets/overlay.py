@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 OUTLINE = (255, 214, 0)  # amber: stands out on most natural colours
 HALO = (0, 0, 0)  # a dark line just outside, so the outline reads on bright yellow regions too
-DIM = 0.28  # brightness kept outside the mask: context stays visible, the firing region pops
+DIM = 0.45  # brightness kept outside the mask: enough context to judge the scene, the firing region still pops
 
 
 def fire_mask(act_map: torch.Tensor, threshold: float, size: tuple[int, int]) -> torch.Tensor:
