@@ -65,3 +65,12 @@ def test_bad_scan_inputs(args, needle):
     res = runner.invoke(app, ["rank", SPEC, "--layer", "features", "--samples", "50", "--by", "ablation", *args])
     assert res.exit_code == 2, res.output
     assert needle in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_ablation_scan_without_inception_weights_says_what_to_do(planted_real, monkeypatch, tmp_path):
+    monkeypatch.setattr("ganfix.features.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
+    res = runner.invoke(app, ["rank", SPEC, "--layer", "features", "--samples", "50", "--by", "ablation",
+                              "--scan-samples", "40", "--real", str(planted_real)])  # default features: inception
+    assert res.exit_code == 2, res.output
+    assert "Inception weights not found" in res.output and "--features toyscenes" in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -14,15 +14,16 @@ from .common import err_console
 ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ablation_scan)
 
 ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option("toyscenes", "--features", help="With --by ablation: feature extractor (inception, "
-                               "or a registered one such as toyscenes).")
+ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation: feature extractor: inception "
+                               "(needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
 ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
                            "or a folder of images.")
 ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
 BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
-           "scores --scan-samples images against --real with --features.")
+           "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
+           "with --units on wide layers).")
 
 
 def ranking_names() -> list[str]:
