@@ -28,7 +28,9 @@ InceptionOpt = typer.Option(None, "--inception-weights", help="Path to torch-fid
 def results_table(report: dict, title: str) -> Table:
     table = Table(title=title)
     table.add_column("generator")
-    table.add_column("FID", justify="right")
+    features = report.get("settings", {}).get("features", "")
+    # Fréchet distance in another feature space than Inception's is not FID: say which one it is.
+    table.add_column("FID" if features.startswith("inception") else f"FD ({features})", justify="right")
     table.add_column("KID", justify="right")
     for row in table_rows(report):
         table.add_row(*row)
