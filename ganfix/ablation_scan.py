@@ -53,6 +53,60 @@ class AblationScan:
         return asdict(self)
 
 
+@dataclass
+class GreedySet:
+    """Units kept by forward selection in scan order, and FID after each accepted step."""
+    units: list[int]
+    fids: list[float]          # FID with units[:i+1] ablated
+    base_fid: float
+    tried: int                 # candidates evaluated
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scorer(gen, real, features, samples, seed, inception_weights, batch_size, use_cache):
+    extractor = resolve_extractor(features, inception_weights)
+    fe = extractor.build()
+    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
+    rstats = real_stats(real_feats)
+    ids = list(range(samples))
+
+    def fid_of(patch: Patch | None) -> float:
+        return fid(generated_features(gen, ids, seed, extractor, fe, patch, batch_size, None, use_cache), rstats)
+
+    return fid_of
+
+
+@torch.no_grad()
+def greedy_set(gen: Generator, scan: AblationScan, real: RealSource, features: str, max_units: int = 20,
+               inception_weights: str | None = None, batch_size: int = 64, use_cache: bool = True,
+               on_step: Callable[[int], None] | None = None) -> GreedySet:
+    """Forward selection over the scan's helpful units (ΔFID < 0), best first: a unit joins the set only if
+    ablating it together with the set so far lowers FID further. Single-unit effects do not add up (two
+    units that each help can hurt together), so this checks each addition on the same latents as the scan.
+    A suggestion to confirm on the contact sheets and to score on other latents, not a verdict."""
+    fid_of = _scorer(gen, real, features, scan.samples, scan.seed, inception_weights, batch_size, use_cache)
+    candidates = [u for u in scan.ranking().order if scan.delta(u) is not None and scan.delta(u)[0] < 0]
+    kept: list[int] = []
+    fids: list[float] = []
+    best = scan.base_fid
+    tried = 0
+    for u in candidates:
+        if len(kept) >= max_units:
+            break
+        trial = sorted(kept + [u])
+        f = fid_of(Patch(scan.layer, trial, model_name=gen.name, fingerprint=gen.fingerprint))
+        tried += 1
+        if f < best:
+            kept.append(u)
+            fids.append(f)
+            best = f
+        if on_step:
+            on_step(u)
+    return GreedySet(kept, fids, scan.base_fid, tried)
+
+
 @torch.no_grad()
 def scan_ablations(gen: Generator, layer: str, real: RealSource, features: str = "toyscenes", samples: int = 1000,
                    seed: int = 0, units: Sequence[int] | None = None, inception_weights: str | None = None,

@@ -74,3 +74,28 @@ def test_ablation_scan_without_inception_weights_says_what_to_do(planted_real, m
     assert res.exit_code == 2, res.output
     assert "Inception weights not found" in res.output and "--features toyscenes" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_forward_selection_keeps_the_planted_units(planted_gen, planted_real):
+    from ganfix.ablation_scan import greedy_set
+
+    features = register_test_extractor()
+    real = RealSource.from_spec(str(planted_real), resolution=16)
+    scan = scan_ablations(planted_gen, "features", real, features, samples=160, seed=0, kid_subset_size=80)
+    chosen = greedy_set(planted_gen, scan, real, features)
+    assert set(chosen.units) == set(PLANTED_UNITS)  # content units that look helpful alone are not kept
+    assert all(b < a for a, b in zip([chosen.base_fid] + chosen.fids, chosen.fids))  # every step lowered FID
+    assert chosen.tried == sum(1 for u in scan.units if scan.delta(u)[0] < 0)
+    assert greedy_set(planted_gen, scan, real, features, max_units=1).units == chosen.units[:1]
+
+
+def test_rank_cli_suggest(planted_real):
+    register_test_extractor()
+    base = ["rank", SPEC, "--layer", "features", "--samples", "200", "--scan-samples", "160",
+            "--features", "planted-test", "--real", str(planted_real)]
+    res = runner.invoke(app, base + ["--by", "ablation", "--suggest", "5", "--json"])
+    assert res.exit_code == 0, res.output
+    assert set(json.loads(res.stdout)["suggested"]["units"]) == set(PLANTED_UNITS)
+    for extra, needle in ([["--suggest", "3"], "add --by ablation"], [["--by", "ablation", "--suggest", "-1"], "--suggest"]):
+        bad = runner.invoke(app, base + extra)
+        assert bad.exit_code == 2 and needle in bad.output and len(bad.output.strip().splitlines()) == 1, bad.output

@@ -12,11 +12,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
-                        ranking_names, run_scan)
 from ..tally import check_sample_args
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
+                        ranking_names, run_scan, scan_real_source)
 
 
 def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
@@ -127,8 +127,8 @@ def register(app: typer.Typer) -> None:
         out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
         ranking = None
         if by == ABLATION:
-            scan = run_scan(g, layer, None, scan_samples, seed, features, real, real_seed, inception_weights, batch_size,
-                            not no_cache)
+            scan = run_scan(g, layer, None, scan_samples, seed, features, scan_real_source(g, real, real_seed, scan_samples),
+                            inception_weights, batch_size, not no_cache)
             ranking = scan.ranking()
         bar, update = sheets_progress(err_console)
         with bar:

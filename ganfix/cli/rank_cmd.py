@@ -11,10 +11,10 @@ from ..atomic import atomic_torch_save, atomic_write_json
 from ..errors import UsageError
 from ..ranking import rank_units, strategies
 from ..tally import check_sample_args, tally_unit_stats
-from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
-                        progress_bar, ranking_names, run_scan)
 from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
                      console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
+                        SuggestOpt, progress_bar, ranking_names, run_scan, run_suggest, scan_real_source)
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
         scan_samples: int = ScanSamplesOpt,
+        suggest: int = SuggestOpt,
         features: str = ScanFeaturesOpt,
         real: str = ScanRealOpt,
         real_seed: int = ScanRealSeedOpt,
@@ -51,6 +52,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--top must be at least 1, got {top}")
         if by not in ranking_names():
             raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
+        if suggest < 0:
+            raise UsageError(f"--suggest must be 0 (off) or a number of units, got {suggest}")
+        if suggest and by != ABLATION:
+            raise UsageError("--suggest builds on the ablation scan; add --by ablation")
         g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
         g.layer(layer)  # validate before the pass
         only = g.check_units(layer, parse_ints(units, "--units")) if units is not None else None
@@ -59,11 +64,14 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("tally", total=samples)
             stats = tally_unit_stats(g, layer, samples, seed=seed, batch_size=batch_size, k=k,
                                      use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n))
-        scan = None
+        scan = suggested = None
         if by == ABLATION:
-            scan = run_scan(g, layer, only, scan_samples, seed, features, real, real_seed, inception_weights, batch_size,
+            real_src = scan_real_source(g, real, real_seed, scan_samples)
+            scan = run_scan(g, layer, only, scan_samples, seed, features, real_src, inception_weights, batch_size,
                             not no_cache)
             ranking = scan.ranking()
+            if suggest:
+                suggested = run_suggest(g, scan, real_src, features, suggest, inception_weights, batch_size, not no_cache)
         else:
             ranking = rank_units(stats, by=by, layer=layer)
         rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)
@@ -76,6 +84,8 @@ def register(app: typer.Typer) -> None:
         if scan is not None:
             report["ablation_scan"] = {"samples": scan.samples, "features": scan.features, "base_fid": scan.base_fid,
                                        "base_kid": scan.base_kid, "real": real, "real_seed": real_seed}
+            if suggested is not None:
+                report["suggested"] = suggested.to_dict()
         if out is not None:
             atomic_write_json(out / "ranking.json", report)
             atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
@@ -99,6 +109,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"ablation scan: base FID {scan.base_fid:.4f} ({scan.features}, {scan.samples} samples); "
                           "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
                           "Confirm candidates on their contact sheets, and score the final set with another --seed.")
+        if suggested is not None:
+            steps = " → ".join(f"{f:.4f}" for f in suggested.fids) or "no unit helped"
+            console.print(f"suggested set ({len(suggested.units)} of {suggested.tried} candidates, forward selection): "
+                          f"{','.join(map(str, suggested.units)) or 'none'}; FID {suggested.base_fid:.4f} → {steps}. "
+                          f"Check each on its contact sheet before marking it (ganfix annotate --mark …).")
         if out is not None:
             console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
 

@@ -21,6 +21,9 @@ ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real ima
 ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
+SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
+                          "selection (a unit joins only if the set's FID drops further; single-unit effects do not add "
+                          "up). A suggestion to confirm on the contact sheets, then score with another --seed.")
 BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
            "with --units on wide layers).")
@@ -41,18 +44,33 @@ def _resolution(g) -> int:
     return res(g)
 
 
-def run_scan(g, layer, only, scan_samples, seed, features, real, real_seed, inception_weights, batch_size, use_cache):
-    """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
-    from ..ablation_scan import scan_ablations
-
+def scan_real_source(g, real: str, real_seed: int, scan_samples: int) -> RealSource:
     if scan_samples < 2:
         raise UsageError(f"--scan-samples must be at least 2, got {scan_samples}")
     real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))
     if real_src.available() is not None and real_src.available() < scan_samples:
         raise UsageError(f"{real} has {real_src.available()} images, fewer than --scan-samples {scan_samples}")
+    return real_src
+
+
+def run_scan(g, layer, only, scan_samples, seed, features, real_src, inception_weights, batch_size, use_cache):
+    """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
+    from ..ablation_scan import scan_ablations
+
     units = list(only) if only is not None else None
     total = len(units) if units is not None else g.layer(layer).units
     with progress_bar(f"ablation scan {layer}", total, err_console) as bar:
         task = bar.add_task("scan", total=total)
         return scan_ablations(g, layer, real_src, features, scan_samples, seed, units, inception_weights,
                               batch_size=batch_size, use_cache=use_cache, on_unit=lambda u: bar.advance(task, 1))
+
+
+def run_suggest(g, scan, real_src, features, max_units, inception_weights, batch_size, use_cache):
+    """Forward selection over the scan's helpful units, with a progress bar on stderr."""
+    from ..ablation_scan import greedy_set
+
+    total = sum(1 for u in scan.units if scan.delta(u)[0] < 0)
+    with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:
+        task = bar.add_task("suggest", total=total)
+        return greedy_set(g, scan, real_src, features, max_units, inception_weights, batch_size, use_cache,
+                          on_step=lambda u: bar.advance(task, 1))
