@@ -84,40 +84,19 @@ def write_real_folder(folder: Path, module: Path, weights: Path, n: int, seed: i
 def register_tiny_features() -> str:
     """A fixed random conv net (seeded) registered with torch-fidelity: 32-d features keep FID (and its
     bootstrap) cheap on CPU."""
-    import torch_fidelity
     from torch import nn
-    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-    if FEATURES in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
-        return FEATURES
+    from fidelity_helpers import register_net_extractor
 
-    class TinyFeatures(FeatureExtractorBase):
-        def __init__(self, name, features_list, **kwargs):
-            super().__init__(name, features_list)
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
             torch.manual_seed(0)
             self.net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
                                      nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-            self.eval()
-
-        @staticmethod
-        def get_provided_features_list():
-            return ("feat",)
-
-        @staticmethod
-        def get_default_feature_layer_for_metric(metric):
-            return "feat"
-
-        @staticmethod
-        def can_be_compiled():
-            return False
-
-        @staticmethod
-        def get_dummy_input_for_compile():
-            return torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
 
         def forward(self, x):
             x = torch.nn.functional.interpolate(x.float() / 127.5 - 1, size=(16, 16), mode="bilinear", align_corners=False)
-            return (self.net(x).double(),)
+            return self.net(x).double()
 
-    torch_fidelity.register_feature_extractor(FEATURES, TinyFeatures)
-    return FEATURES
+    return register_net_extractor(FEATURES, Tiny)

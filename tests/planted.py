@@ -91,33 +91,14 @@ class _TestFeatures(nn.Module):
 
 
 def register_test_extractor(name: str = "planted-test") -> str:
-    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+    from fidelity_helpers import register_net_extractor
 
-    class Extractor(FeatureExtractorBase):
-        def __init__(self, name, features_list, **kwargs):
-            super().__init__(name, features_list)
-            self.net = _TestFeatures()
-
-        @staticmethod
-        def get_provided_features_list():
-            return ("feat",)
-
-        @staticmethod
-        def get_default_feature_layer_for_metric(metric):
-            return "feat"
-
-        @staticmethod
-        def can_be_compiled():
-            return False
-
-        @staticmethod
-        def get_dummy_input_for_compile():
-            return torch.zeros(1, 3, RES, RES, dtype=torch.uint8)
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = _TestFeatures()
 
         def forward(self, x):
-            return (self.net(x.float() / 127.5 - 1).double().float(),)
+            return self.features(x.float() / 127.5 - 1).double().float()
 
-    if name not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor(name, Extractor)
-    return name
+    return register_net_extractor(name, Net, RES)
