@@ -57,6 +57,11 @@ def test_keys_clicks_reload_and_refusals(browser, tmp_path):
         page.wait_for_function("document.querySelector('#unit-title').textContent !== 'unit –'")
         assert page.text_content("#unit-title") == f"unit {order[0]}"
         assert page.eval_on_selector("#sheet", "img => img.complete && img.naturalWidth > 0")
+        page.keyboard.press("o")  # overlay off: the plain sheet of the same unit, then back
+        assert "-plain.png" in page.get_attribute("#sheet", "src")
+        assert wait_for(lambda: page.eval_on_selector("#sheet", "img => img.complete && img.naturalWidth > 0"))
+        page.keyboard.press("o")
+        assert "-plain.png" not in page.get_attribute("#sheet", "src")
 
         page.keyboard.press("x")  # mark the first unit
         assert wait_for(lambda: labels_on_disk(path)["units"] == [order[0]])

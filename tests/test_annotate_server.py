@@ -190,7 +190,7 @@ def test_cli_no_serve_writes_sheets(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert report["units"] == 8 and (tmp_path / "s" / "index.html").is_file()
-    assert len(list((tmp_path / "s" / "units").glob("*.png"))) == 8
+    assert len(list((tmp_path / "s" / "units").glob("*.png"))) == 8 * 2  # overlay + plain
     one_line_error(cli("annotate", gen, "--layer", TINY_LAYER, "--no-serve", "--samples", 0), "--samples")
 
 

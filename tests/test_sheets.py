@@ -98,6 +98,13 @@ def test_sheets_files_sizes_and_overlay(planted, tmp_path):
         row = img[y + h // 4, x: x + w]
         amber = np.nonzero((row == OUTLINE).all(1))[0]
         assert amber.size and abs(int(amber.max()) - w // 2) <= w // 16
+    # The plain sheet: the same layout and samples, no dimming and no outline.
+    plain = np.asarray(Image.open(out / u2["plain"]).convert("RGB"))
+    assert plain.shape == img.shape
+    for x, y, w, h in u2["boxes"]:
+        tile_px = plain[y:y + h, x:x + w]
+        assert not (tile_px == OUTLINE).all(2).any()
+        assert tile_px[3 * h // 4, 3 * w // 4].tolist() == [GRAY] * 3  # not dimmed where the unit is off
 
 
 def test_sheets_reused_when_key_matches_and_rebuilt_otherwise(planted, tmp_path):
@@ -106,7 +113,7 @@ def test_sheets_reused_when_key_matches_and_rebuilt_otherwise(planted, tmp_path)
     again = build_sheets(planted, "feat", tmp_path, samples=40, quantile=0.8, progress=lambda *a: calls.append(a))
     assert again == first and not calls
     top2 = build_sheets(planted, "feat", tmp_path, samples=40, quantile=0.8, top=2)
-    assert len(top2["units"]) == 2 and len(list((tmp_path / "units").glob("*.png"))) == 2  # stale sheets removed
+    assert len(top2["units"]) == 2 and len(list((tmp_path / "units").glob("*.png"))) == 2 * 2  # stale sheets removed (overlay + plain)
 
 
 def test_progan_sheets(tmp_path):

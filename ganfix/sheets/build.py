@@ -20,11 +20,11 @@ from ..stats import UnitStats
 from ..tally import check_sample_args, tally_unit_stats
 from .html import index_html
 from .layout import group_sheet, unit_sheet
-from .overlay import render_tile
+from .overlay import render_tile, upscale
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
-RENDER_VERSION = 3  # bump when the drawing changes, so folders drawn by older code are redrawn
+RENDER_VERSION = 5  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 
@@ -123,7 +123,7 @@ def build_sheets(
                 "top_max": float(stats.topk.values[u, 0]), "mean": float(stats.mean[u]), "rate": float(stats.rate[u]),
                 "quantile": quantile, "threshold": thr, "ids": top_ids[u],
                 "maxes": [float(v) for v in stats.topk.values[u, :len(top_ids[u])]],
-                "file": f"units/unit-{u:0{width}d}.png"}
+                "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
         tiles, small = [], []
         for sid, vmax in zip(meta["ids"], meta["maxes"]):
             tile, coverage = render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_unit)
@@ -132,6 +132,9 @@ def build_sheets(
         meta["coverage"] = [round(t["coverage"], 4) for t in tiles]
         sheet, meta["boxes"] = unit_sheet(meta, tiles)
         atomic_write_bytes(out / meta["file"], _png(sheet))
+        # The same samples without the overlay, to judge the whole scene (the page's `o` key).
+        plain = [{**t, "tile": upscale(regen.images[t["id"]], s_unit)} for t in tiles]
+        atomic_write_bytes(out / meta["plain"], _png(unit_sheet({**meta, "overlay": False}, plain)[0]))
         units_meta.append(meta)
         group_rows.append((meta, small))
         if len(group_rows) == group_size or rank == len(order):
@@ -153,7 +156,8 @@ def build_sheets(
 
 def _remove_stale(out: Path, manifest: dict) -> None:
     """Drop sheets of an earlier, different run (only our own file names), so the folder is consistent."""
-    keep = {u["file"] for u in manifest["units"]} | {g["file"] for g in manifest["groups"]}
+    keep = ({u["file"] for u in manifest["units"]} | {u["plain"] for u in manifest["units"]}
+            | {g["file"] for g in manifest["groups"]})
     for pattern in ("units/unit-*.png", "groups/group-*.png"):
         for p in out.glob(pattern):
             if p.relative_to(out).as_posix() not in keep and p.is_file() and not p.is_symlink():

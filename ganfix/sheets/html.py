@@ -26,7 +26,9 @@ def index_html(manifest: dict) -> str:
         f'<div class="card" id="unit-{u["unit"]}"><a href="{escape(u["file"])}">'
         f'<img loading="lazy" src="{escape(u["file"])}" alt="unit {u["unit"]}">'
         f'<div class="cap"><b>unit {u["unit"]}</b> <span class="muted">rank {u["rank"]} · score {u["score"]:.3g} · '
-        f'top max {u["top_max"]:.3g} · rate {u["rate"]:.3f}</span></div></a></div>' for u in m["units"])
+        f'top max {u["top_max"]:.3g} · rate {u["rate"]:.3f}</span></div></a>'
+        + (f'<a class="muted small" href="{escape(u["plain"])}">without overlay</a>' if u.get("plain") else "")
+        + '</div>' for u in m["units"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · ganfix sheets</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>

@@ -28,7 +28,8 @@ def to_pil(tile: torch.Tensor) -> Image.Image:
 
 def stats_line(info: dict) -> str:
     return (f"rank {info['rank']}/{info['of']}  ·  {info['by']} score {info['score']:.3g}  ·  top max {info['top_max']:.3g}"
-            f"  ·  rate {info['rate']:.3f}  ·  mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}")
+            f"  ·  rate {info['rate']:.3f}  ·  "
+            + ("overlay off" if info.get("overlay") is False else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
 
 
 def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Image, list[list[int]]]:

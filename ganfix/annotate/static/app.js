@@ -9,6 +9,7 @@
   let labels = {};     // "unit" → {marked, text, time}
   let pos = 0;         // index into units
   let pending = 0;     // requests in flight
+  let plain = false;   // show the samples without the overlay (key o)
 
   async function api(path, body) {
     const opts = { headers: { "X-Ganfix-Token": token }, cache: "no-store" };
@@ -39,7 +40,8 @@
     const l = label(u.unit);
     $("unit-title").textContent = `unit ${u.unit}`;
     $("unit-rank").textContent = `rank ${u.rank} of ${u.of} · score ${u.score.toPrecision(3)} · top max ${u.top_max.toPrecision(3)} · rate ${u.rate.toFixed(3)}`;
-    const src = `sheets/${u.file}?token=${encodeURIComponent(token)}`;
+    const file = plain && u.plain ? u.plain : u.file;
+    const src = `sheets/${file}?token=${encodeURIComponent(token)}`;
     if ($("sheet").getAttribute("src") !== src) $("sheet").setAttribute("src", src);
     $("toggle").textContent = l.marked ? "✕ ARTIFACT" : "not marked";
     $("toggle").classList.toggle("on", !!l.marked);
@@ -125,6 +127,7 @@
     else if (key === " " || key === "x") toggle();
     else if (key === "t" || key === "Enter") $("label").focus();
     else if (key === "n") nextUnmarked();
+    else if (key === "o") { plain = !plain; render(); }
     else return;
     e.preventDefault();
   });
