@@ -12,19 +12,9 @@ from ganfix.cli.app import app
 from ganfix.dissect import (average_causal_effect, insertion_sweep, insertion_values, optimize_unit_mask,
                             select_by_ace, select_by_mask, single_unit_ace)
 from ganfix.dissect.ace import class_fraction
-from ganfix.dissect.synthetic import BlobSegmenter, synthetic_generator
+from synthetic_fixtures import gen, seg  # noqa: F401  (pytest fixtures)
 
 DOOR = 1
-
-
-@pytest.fixture(scope="module")
-def gen():
-    return synthetic_generator()
-
-
-@pytest.fixture(scope="module")
-def seg():
-    return BlobSegmenter()
 
 
 def test_ablating_constructed_unit_removes_exactly_the_class_pixels(gen, seg):

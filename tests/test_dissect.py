@@ -11,20 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganfix.dissect import IoUStat, dissect, dissect_counts, layer_thresholds, require_spatial
-from ganfix.dissect.synthetic import BlobSegmenter, synthetic_generator
 from ganfix.errors import UsageError
 from ganfix.generator import Generator
 from ganfix.segmenters import checked_segment, class_index
-
-
-@pytest.fixture(scope="module")
-def gen():
-    return synthetic_generator()
-
-
-@pytest.fixture(scope="module")
-def seg():
-    return BlobSegmenter()
+from synthetic_fixtures import gen, seg  # noqa: F401  (pytest fixtures)
 
 
 def test_constructed_unit_is_found_with_iou_near_one(gen, seg):

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..tally import check_sample_args
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     parse_ints, print_json)
 from .scan_opts import progress_bar
 
 SELECTIONS = ("iou", "ace", "optimize")
@@ -19,6 +19,7 @@ SELECTIONS = ("iou", "ace", "optimize")
 def register(app: typer.Typer) -> None:
     @app.command("ace")
     @handle_errors
+    @generator_options
     def ace_cmd(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer to intervene on."),
@@ -42,11 +43,7 @@ def register(app: typer.Typer) -> None:
         stride: int = typer.Option(1, "--stride", help="Sweep: grid stride in layer cells."),
         patch: int = typer.Option(1, "--patch", help="Sweep: inserted square size in layer cells."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Average causal effect of a unit set on a class: ablate where present, insert where absent."""
@@ -64,7 +61,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--n must be at least 1, got {n}")
         if stride < 1 or patch < 1 or context_samples < 1:
             raise UsageError("--stride, --patch and --context-samples must be at least 1")
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         require_spatial(g, layer, "ACE")
         seg = load_segmenter(segmenter)
         cls = class_index(seg, class_name)

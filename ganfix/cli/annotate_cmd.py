@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import UsageError
 from ..tally import check_sample_args
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     parse_ints, print_json)
 from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
                         ranking_names, run_scan, scan_real_source)
 
@@ -55,6 +55,7 @@ def sheets_progress(console):
 def register(app: typer.Typer) -> None:
     @app.command("annotate")
     @handle_errors
+    @generator_options
     def annotate(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
@@ -82,11 +83,7 @@ def register(app: typer.Typer) -> None:
         real: str = ScanRealOpt,
         real_seed: int = ScanRealSeedOpt,
         inception_weights: Optional[str] = ScanInceptionOpt,
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
@@ -100,7 +97,7 @@ def register(app: typer.Typer) -> None:
         if text is not None and mark is None:
             raise UsageError("--text labels the units given with --mark; add --mark UNITS")
         console = console_for(json_output)
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         g.layer(layer)
         to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
         if set(to_mark) & set(to_unmark):

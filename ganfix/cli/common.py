@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import typer
@@ -87,3 +89,38 @@ def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=Fals
         device=device,
         trust_pickle=trust_pickle,
     )
+
+
+@dataclass(frozen=True)
+class GenOptions:
+    """The options every command that loads a generator spec shares."""
+    weights: Optional[str] = None
+    z_shape: Optional[str] = None
+    output_range: str = "-1,1"
+    device: Optional[str] = None
+    trust_pickle: bool = False
+
+    def load(self, spec: str):
+        return load_gen(spec, self.weights, self.z_shape, self.output_range, self.device, self.trust_pickle)
+
+
+_GEN_PARAMS = [("weights", WeightsOpt, Optional[str]), ("z_shape", ZShapeOpt, Optional[str]),
+               ("output_range", OutputRangeOpt, str), ("device", DeviceOpt, Optional[str]), ("trust_pickle", TrustOpt, bool)]
+
+
+def generator_options(fn: Callable) -> Callable:
+    """Give a command --weights, --z-shape, --output-range, --device and --trust-pickle; it receives them as
+    `gen_opts: GenOptions` (its own `gen_opts` parameter is replaced in the signature typer reads)."""
+    sig = inspect.signature(fn)
+    own = [p for p in sig.parameters.values() if p.name != "gen_opts"]
+    shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for n, opt, ann in _GEN_PARAMS]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opts = GenOptions(**{n: kwargs.pop(n) for n, _, _ in _GEN_PARAMS})
+        return fn(*args, gen_opts=opts, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=own + shared)
+    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "gen_opts"},
+                               **{n: ann for n, _, ann in _GEN_PARAMS}}
+    return wrapper

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..tally import check_sample_args
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     print_json)
 from .scan_opts import progress_bar
 
 
@@ -26,6 +26,7 @@ def spatial_layers(gen) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command("dissect")
     @handle_errors
+    @generator_options
     def dissect_cmd(
         gen: str = GenArg,
         layer: Optional[List[str]] = typer.Option(None, "--layer", "-l", help="Layer(s) to dissect; repeat for several."),
@@ -43,11 +44,7 @@ def register(app: typer.Typer) -> None:
         tiles: int = typer.Option(8, "--tiles", help="Units per layer drawn as mask images in the HTML report."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if cached passes exist."),
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Which units match which segmentation classes (IoU at IQR-optimal thresholds), per layer."""
@@ -60,10 +57,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--levels must be at least 2, got {levels}")
         if not layer and not all_layers:
             raise UsageError("give --layer L (repeatable) or --all-layers")
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         gens = {g.name: g}
         if compare is not None:
-            g2 = load_gen(compare, weights, z_shape, output_range, device, trust_pickle)
+            g2 = gen_opts.load(compare)
             if g2.name == g.name:
                 g2.name = g.name + " (2)"
             gens[g2.name] = g2

@@ -1,30 +1,24 @@
 """`ganfix layers GEN`: hookable layers with output shapes and unit counts."""
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, TrustOpt, WeightsOpt, ZShapeOpt, console_for,
-                     handle_errors, load_gen, print_json)
+from .common import GenArg, GenOptions, JsonOpt, console_for, generator_options, handle_errors, print_json
 
 
 def register(app: typer.Typer) -> None:
     @app.command("layers")
     @handle_errors
+    @generator_options
     def layers(
         gen: str = GenArg,
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         all_layers: bool = typer.Option(False, "--all", help="Include nested submodules, not only the top-level blocks."),
         json_output: bool = JsonOpt,
     ) -> None:
         """List the hookable layers of GEN with output shapes and unit counts."""
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         infos = list(g.layers.values()) if all_layers else list(g.top_layers().values()) or list(g.layers.values())
         if json_output:
             print_json({"generator": g.describe(), "layers": [

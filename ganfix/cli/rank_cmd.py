@@ -11,8 +11,8 @@ from ..atomic import atomic_torch_save, atomic_write_json
 from ..errors import UsageError
 from ..ranking import rank_units, strategies
 from ..tally import check_sample_args, tally_unit_stats
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, parse_ints, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     parse_ints, print_json)
 from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
                         SuggestOpt, progress_bar, ranking_names, run_scan, run_suggest, scan_real_source)
 
@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("rank")
     @handle_errors
+    @generator_options
     def rank(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
@@ -39,11 +40,7 @@ def register(app: typer.Typer) -> None:
         real: str = ScanRealOpt,
         real_seed: int = ScanRealSeedOpt,
         inception_weights: Optional[str] = ScanInceptionOpt,
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Rank the units of a layer from one streaming pass over seeded samples."""
@@ -56,7 +53,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--suggest must be 0 (off) or a number of units, got {suggest}")
         if suggest and by != ABLATION:
             raise UsageError("--suggest builds on the ablation scan; add --by ablation")
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         g.layer(layer)  # validate before the pass
         only = g.check_units(layer, parse_ints(units, "--units")) if units is not None else None
         console = console_for(json_output)

@@ -14,8 +14,8 @@ from ..patch import Patch
 from ..real_data import RealSource
 from ..repair_report import table_rows, write_outputs
 from ..scoring import check_kid_subset, score_repair, verdict
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     print_json)
 from .scan_opts import progress_bar
 
 # Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
@@ -40,6 +40,7 @@ def results_table(report: dict, title: str) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("repair")
     @handle_errors
+    @generator_options
     def repair(
         gen: str = GenArg,
         annotations: Path = typer.Option(..., "--annotations", "-a", help="Annotation set JSON (units to ablate)."),
@@ -59,11 +60,7 @@ def register(app: typer.Typer) -> None:
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
         no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Ablate the annotated units, export the patched generator and score it against random ablation."""
@@ -74,7 +71,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         if not no_score:
             check_kid_subset(samples, kid_subset_size)
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         g.layer(ann.layer)
         patch = Patch.from_annotations(ann, g, force=force)
         real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g)) if not no_score else None

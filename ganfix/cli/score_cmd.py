@@ -13,8 +13,8 @@ from ..errors import UsageError
 from ..patch import Patch
 from ..real_data import RealSource
 from ..scoring import check_kid_subset, score_generator
-from .common import (DeviceOpt, GenArg, JsonOpt, OutputRangeOpt, SeedOpt, TrustOpt, WeightsOpt, ZShapeOpt,
-                     console_for, err_console, handle_errors, load_gen, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
+                     print_json)
 from .scan_opts import progress_bar
 from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt, _resolution
 
@@ -22,6 +22,7 @@ from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt, _resolution
 def register(app: typer.Typer) -> None:
     @app.command("score")
     @handle_errors
+    @generator_options
     def score(
         gen: str = GenArg,
         annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Score with this set's units ablated."),
@@ -36,11 +37,7 @@ def register(app: typer.Typer) -> None:
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size"),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
         out: Optional[Path] = typer.Option(None, "--out", help="Write score.json here."),
-        weights: Optional[str] = WeightsOpt,
-        z_shape: Optional[str] = ZShapeOpt,
-        output_range: str = OutputRangeOpt,
-        device: Optional[str] = DeviceOpt,
-        trust_pickle: bool = TrustOpt,
+        gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """FID/KID (torch-fidelity) of GEN's samples 0…N−1 against N real images."""
@@ -48,7 +45,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         check_kid_subset(samples, kid_subset_size)
         patch = None
-        g = load_gen(gen, weights, z_shape, output_range, device, trust_pickle)
+        g = gen_opts.load(gen)
         if annotations is not None:
             ann = AnnotationSet.load(annotations)
             if layer is not None:
