@@ -15,8 +15,7 @@ from ..errors import UsageError
 from ..tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
-from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
-                        ranking_names, run_scan, scan_real_source)
+from .scan_opts import ABLATION, BY_HELP, ScanOptions, ranking_names, run_scan, scan_options, scan_real_source
 
 
 def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
@@ -56,6 +55,7 @@ def register(app: typer.Typer) -> None:
     @app.command("annotate")
     @handle_errors
     @generator_options
+    @scan_options
     def annotate(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
@@ -78,11 +78,7 @@ def register(app: typer.Typer) -> None:
         open_browser: bool = typer.Option(False, "--open", help="Also open the page in the default browser."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
-        scan_samples: int = ScanSamplesOpt,
-        features: str = ScanFeaturesOpt,
-        real: str = ScanRealOpt,
-        real_seed: int = ScanRealSeedOpt,
-        inception_weights: Optional[str] = ScanInceptionOpt,
+        scan_opts: ScanOptions = None,
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
@@ -124,8 +120,7 @@ def register(app: typer.Typer) -> None:
         out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
         ranking = None
         if by == ABLATION:
-            scan = run_scan(g, layer, None, scan_samples, seed, features, scan_real_source(g, real, real_seed, scan_samples),
-                            inception_weights, batch_size, not no_cache)
+            scan = run_scan(g, layer, None, seed, scan_opts, scan_real_source(g, scan_opts), batch_size, not no_cache)
             ranking = scan.ranking()
         bar, update = sheets_progress(err_console)
         with bar:

@@ -108,19 +108,26 @@ _GEN_PARAMS = [("weights", WeightsOpt, Optional[str]), ("z_shape", ZShapeOpt, Op
                ("output_range", OutputRangeOpt, str), ("device", DeviceOpt, Optional[str]), ("trust_pickle", TrustOpt, bool)]
 
 
-def generator_options(fn: Callable) -> Callable:
-    """Give a command --weights, --z-shape, --output-range, --device and --trust-pickle; it receives them as
-    `gen_opts: GenOptions` (its own `gen_opts` parameter is replaced in the signature typer reads)."""
-    sig = inspect.signature(fn)
-    own = [p for p in sig.parameters.values() if p.name != "gen_opts"]
-    shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for n, opt, ann in _GEN_PARAMS]
+def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> Callable[[Callable], Callable]:
+    """A decorator that gives a command the options `params` ([(name, typer.Option, type)]) and hands them to
+    it as one `cls(**values)` in its parameter `field` (replaced in the signature typer reads)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opts = GenOptions(**{n: kwargs.pop(n) for n, _, _ in _GEN_PARAMS})
-        return fn(*args, gen_opts=opts, **kwargs)
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.name != field]
+        added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for n, opt, ann in params]
 
-    wrapper.__signature__ = sig.replace(parameters=own + shared)
-    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "gen_opts"},
-                               **{n: ann for n, _, ann in _GEN_PARAMS}}
-    return wrapper
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **{field: cls(**{n: kwargs.pop(n) for n, _, _ in params})}, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=own + added)
+        wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != field},
+                                   **{n: ann for n, _, ann in params}}
+        return wrapper
+
+    return decorate
+
+
+# --weights, --z-shape, --output-range, --device, --trust-pickle → `gen_opts: GenOptions`
+generator_options = option_group("gen_opts", GenOptions, _GEN_PARAMS)

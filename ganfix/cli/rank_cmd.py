@@ -13,8 +13,8 @@ from ..ranking import rank_units, strategies
 from ..tally import check_sample_args, tally_unit_stats
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
-from .scan_opts import (ABLATION, BY_HELP, ScanFeaturesOpt, ScanInceptionOpt, ScanRealOpt, ScanRealSeedOpt, ScanSamplesOpt,
-                        SuggestOpt, progress_bar, ranking_names, run_scan, run_suggest, scan_real_source)
+from .scan_opts import (ABLATION, BY_HELP, ScanOptions, SuggestOpt, progress_bar, ranking_names, run_scan, run_suggest,
+                        scan_options, scan_real_source)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     @handle_errors
     @generator_options
+    @scan_options
     def rank(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
@@ -34,12 +35,8 @@ def register(app: typer.Typer) -> None:
         units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
-        scan_samples: int = ScanSamplesOpt,
+        scan_opts: ScanOptions = None,
         suggest: int = SuggestOpt,
-        features: str = ScanFeaturesOpt,
-        real: str = ScanRealOpt,
-        real_seed: int = ScanRealSeedOpt,
-        inception_weights: Optional[str] = ScanInceptionOpt,
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
@@ -63,12 +60,11 @@ def register(app: typer.Typer) -> None:
                                      use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n))
         scan = suggested = None
         if by == ABLATION:
-            real_src = scan_real_source(g, real, real_seed, scan_samples)
-            scan = run_scan(g, layer, only, scan_samples, seed, features, real_src, inception_weights, batch_size,
-                            not no_cache)
+            real_src = scan_real_source(g, scan_opts)
+            scan = run_scan(g, layer, only, seed, scan_opts, real_src, batch_size, not no_cache)
             ranking = scan.ranking()
             if suggest:
-                suggested = run_suggest(g, scan, real_src, features, suggest, inception_weights, batch_size, not no_cache)
+                suggested = run_suggest(g, scan, real_src, scan_opts, suggest, batch_size, not no_cache)
         else:
             ranking = rank_units(stats, by=by, layer=layer)
         rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)
@@ -80,7 +76,7 @@ def register(app: typer.Typer) -> None:
                   "quantile_rank_error_bound": stats.sample.rank_error_bound(), "units": rows}
         if scan is not None:
             report["ablation_scan"] = {"samples": scan.samples, "features": scan.features, "base_fid": scan.base_fid,
-                                       "base_kid": scan.base_kid, "real": real, "real_seed": real_seed}
+                                       "base_kid": scan.base_kid, "real": scan_opts.real, "real_seed": scan_opts.real_seed}
             if suggested is not None:
                 report["suggested"] = suggested.to_dict()
         if out is not None:

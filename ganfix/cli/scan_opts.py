@@ -1,6 +1,7 @@
 """Options and helper for the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import typer
@@ -9,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UsageError
 from ..ranking import strategies
 from ..real_data import RealSource
-from .common import err_console
+from .common import err_console, option_group
 
 ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ablation_scan)
 
@@ -29,6 +30,21 @@ BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (
            "with --units on wide layers).")
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the `ablation` ranking scores against: --scan-samples, --features, --real, --real-seed, --inception-weights."""
+    scan_samples: int = 1000
+    features: str = "inception"
+    real: str = "world"
+    real_seed: int = 1
+    inception_weights: Optional[str] = None
+
+
+scan_options = option_group("scan_opts", ScanOptions, [
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, str),
+    ("real_seed", ScanRealSeedOpt, int), ("inception_weights", ScanInceptionOpt, Optional[str])])
+
+
 def ranking_names() -> list[str]:
     return [*strategies(), ABLATION]
 
@@ -44,16 +60,16 @@ def _resolution(g) -> int:
     return res(g)
 
 
-def scan_real_source(g, real: str, real_seed: int, scan_samples: int) -> RealSource:
-    if scan_samples < 2:
-        raise UsageError(f"--scan-samples must be at least 2, got {scan_samples}")
-    real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))
-    if real_src.available() is not None and real_src.available() < scan_samples:
-        raise UsageError(f"{real} has {real_src.available()} images, fewer than --scan-samples {scan_samples}")
+def scan_real_source(g, o: ScanOptions) -> RealSource:
+    if o.scan_samples < 2:
+        raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
+    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=_resolution(g))
+    if real_src.available() is not None and real_src.available() < o.scan_samples:
+        raise UsageError(f"{o.real} has {real_src.available()} images, fewer than --scan-samples {o.scan_samples}")
     return real_src
 
 
-def run_scan(g, layer, only, scan_samples, seed, features, real_src, inception_weights, batch_size, use_cache):
+def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
     """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
     from ..ablation_scan import scan_ablations
 
@@ -61,16 +77,16 @@ def run_scan(g, layer, only, scan_samples, seed, features, real_src, inception_w
     total = len(units) if units is not None else g.layer(layer).units
     with progress_bar(f"ablation scan {layer}", total, err_console) as bar:
         task = bar.add_task("scan", total=total)
-        return scan_ablations(g, layer, real_src, features, scan_samples, seed, units, inception_weights,
+        return scan_ablations(g, layer, real_src, o.features, o.scan_samples, seed, units, o.inception_weights,
                               batch_size=batch_size, use_cache=use_cache, on_unit=lambda u: bar.advance(task, 1))
 
 
-def run_suggest(g, scan, real_src, features, max_units, inception_weights, batch_size, use_cache):
+def run_suggest(g, scan, real_src, o: ScanOptions, max_units, batch_size, use_cache):
     """Forward selection over the scan's helpful units, with a progress bar on stderr."""
     from ..ablation_scan import greedy_set
 
     total = sum(1 for u in scan.units if scan.delta(u)[0] < 0)
     with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:
         task = bar.add_task("suggest", total=total)
-        return greedy_set(g, scan, real_src, features, max_units, inception_weights, batch_size, use_cache,
+        return greedy_set(g, scan, real_src, o.features, max_units, o.inception_weights, batch_size, use_cache,
                           on_step=lambda u: bar.advance(task, 1))
