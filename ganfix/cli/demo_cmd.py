@@ -53,7 +53,12 @@ def register(app: typer.Typer) -> None:
         console.print(results_table(report, f"Table 1 on toyscenes · {report['settings']['layer']} · "
                                             f"{len(report['settings']['units'])} labelled artifact units · {samples} samples"))
         d = report["delta"]
-        console.print(f"patched − original FID {d['fid_patched_minus_original']:+.3f} (95% CI {d['ci95'][0]:+.3f} … {d['ci95'][1]:+.3f})")
+        ci = f" (95% CI {d['ci95'][0]:+.3f} … {d['ci95'][1]:+.3f})" if d.get("ci95") else ""
+        console.print(f"patched − original FD {d['fid_patched_minus_original']:+.3f}{ci} "
+                      f"(Fréchet distance in the toyscenes feature space, not Inception FID)")
         console.print(verdict(report))
         console.print(f"outputs in {out}/ (report.json, report.md, before_after.png, sheets/index.html, export/) "
                       f"· {time.perf_counter() - t0:.0f} s")
+        console.print(f"next: open {out / 'sheets' / 'index.html'}, or label units yourself with "
+                      f"`ganfix annotate toyscenes --layer {report['settings']['layer']}`; use "
+                      f"{out / 'export' / 'patched_generator.ts'} with plain torch.jit.load", soft_wrap=True)
