@@ -20,17 +20,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# One module per command (group). Each defines `register(app: typer.Typer)`.
+# One module per command (group). Each defines `register(app: typer.Typer)`. Listed (and shown in
+# --help) in the order of the workflow: try it, find the units, label, repair, score, gate; then
+# the rest of GAN Dissection and the embedded world.
 COMMAND_MODULES = [
+    "demo_cmd",
     "layers_cmd",
     "rank_cmd",
-    "dissect_cmd",
-    "ace_cmd",
-    "check_cmd",
     "annotate_cmd",
     "repair_cmd",
     "score_cmd",
-    "demo_cmd",
+    "check_cmd",
+    "dissect_cmd",
+    "ace_cmd",
     "world_cmd",
 ]
 
