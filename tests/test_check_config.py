@@ -120,3 +120,15 @@ def test_other_config_errors_exit_2(tmp_path):
     check_error(["--config", patch_alone], "patch_beats_random", "annotations")
     ok = write(tmp_path / "ok.toml", 'generator = "toyscenes"\n[gates]\nmax_fid = 1\n')
     check_error(["--config", ok, "--samples", 1], "--samples")
+
+
+def test_shipped_example_config_is_valid_and_points_at_the_shipped_set():
+    from pathlib import Path
+
+    from ganfix.check.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = load_config(root / "docs" / "ganfix-toyscenes.toml")
+    assert cfg.generator == "toyscenes" and cfg.features == "toyscenes" and cfg.samples == 1000
+    assert Path(cfg.gates.annotations).resolve() == (root / "annotations" / "toyscenes" / "layer4-artifacts.json").resolve()
+    assert cfg.gates.max_fid and cfg.gates.max_kid and cfg.gates.patch_beats_random
