@@ -54,6 +54,7 @@ def test_annotate_sheets_in_ablation_order(planted_gen, planted_real, tmp_path):
     manifest = json.loads((out / "sheets.json").read_text())
     assert manifest["by"] == "ablation"
     assert {u["unit"] for u in manifest["units"][:2]} == set(PLANTED_UNITS)
+    assert "ΔFID alone -" in (out / "index.html").read_text()  # the planted units lower FID: shown as ΔFID < 0
 
 
 @pytest.mark.parametrize("args, needle", [

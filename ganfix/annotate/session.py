@@ -27,7 +27,7 @@ class LabelSession:
 
     def state(self) -> dict:
         m = self.manifest
-        keep = ("unit", "rank", "of", "score", "top_max", "rate", "file", "plain")
+        keep = ("unit", "rank", "of", "by", "score", "top_max", "rate", "file", "plain")
         with self._lock:
             model = {**m["model"], "name": Path(m["model"]["name"]).name}  # a file spec: its name is enough
             return {"model": model, "layer": m["layer"], "set": self.aset.set_name, "file": str(self.path),

@@ -24,7 +24,7 @@ from .overlay import render_tile, upscale
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
-RENDER_VERSION = 5  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
+RENDER_VERSION = 6  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 

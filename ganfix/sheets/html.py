@@ -16,6 +16,11 @@ main{padding:16px 24px} h2{font-size:15px;font-weight:600;margin:22px 0 10px}
 """
 
 
+def score_text(u: dict) -> str:
+    # The ablation ranking's score is −ΔFID: show the ΔFID itself.
+    return f"ΔFID alone {-u['score']:+.3g}" if u.get("by") == "ablation" else f"score {u['score']:.3g}"
+
+
 def index_html(manifest: dict) -> str:
     m = manifest
     title = f"{m['model']['name']} · {m['layer']}"
@@ -25,7 +30,8 @@ def index_html(manifest: dict) -> str:
     cards = "".join(
         f'<div class="card" id="unit-{u["unit"]}"><a href="{escape(u["file"])}">'
         f'<img loading="lazy" src="{escape(u["file"])}" alt="unit {u["unit"]}">'
-        f'<div class="cap"><b>unit {u["unit"]}</b> <span class="muted">rank {u["rank"]} · score {u["score"]:.3g} · '
+        f'<div class="cap"><b>unit {u["unit"]}</b> <span class="muted">rank {u["rank"]} · '
+        f'{score_text(u)} · '
         f'top max {u["top_max"]:.3g} · rate {u["rate"]:.3f}</span></div></a>'
         + (f'<a class="muted small" href="{escape(u["plain"])}">without overlay</a>' if u.get("plain") else "")
         + '</div>' for u in m["units"])

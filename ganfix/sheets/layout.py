@@ -27,7 +27,10 @@ def to_pil(tile: torch.Tensor) -> Image.Image:
 
 
 def stats_line(info: dict) -> str:
-    return (f"rank {info['rank']}/{info['of']}  ·  {info['by']} score {info['score']:.3g}  ·  top max {info['top_max']:.3g}"
+    # The ablation ranking's score is −ΔFID; show the FID change itself (ASCII: the sheet font has no Δ).
+    score = (f"ablated alone: FID {-info['score']:+.3g}" if info['by'] == "ablation"
+             else f"{info['by']} score {info['score']:.3g}")
+    return (f"rank {info['rank']}/{info['of']}  ·  {score}  ·  top max {info['top_max']:.3g}"
             f"  ·  rate {info['rate']:.3f}  ·  "
             + ("overlay off" if info.get("overlay") is False else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
 
@@ -72,7 +75,7 @@ def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150)
         y = GAP + r * (size + GAP)
         draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
         draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
-        lines = [f"rank {info['rank']}", f"score {info['score']:.3g}", f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
+        lines = [f"rank {info['rank']}", f"FID {-info['score']:+.3g} alone" if info['by'] == "ablation" else f"score {info['score']:.3g}", f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
         step = max(11, min(16, (size - 32) // len(lines)))
         for j, line in enumerate(lines):
             if 30 + j * step + 11 <= size:

@@ -39,7 +39,8 @@
     if (!u) return;
     const l = label(u.unit);
     $("unit-title").textContent = `unit ${u.unit}`;
-    $("unit-rank").textContent = `rank ${u.rank} of ${u.of} · score ${u.score.toPrecision(3)} · top max ${u.top_max.toPrecision(3)} · rate ${u.rate.toFixed(3)}`;
+    const score = u.by === "ablation" ? `ΔFID alone ${(-u.score).toPrecision(3)}` : `score ${u.score.toPrecision(3)}`;
+    $("unit-rank").textContent = `rank ${u.rank} of ${u.of} · ${score} · top max ${u.top_max.toPrecision(3)} · rate ${u.rate.toFixed(3)}`;
     const file = plain && u.plain ? u.plain : u.file;
     const src = `sheets/${file}?token=${encodeURIComponent(token)}`;
     if ($("sheet").getAttribute("src") !== src) $("sheet").setAttribute("src", src);
