@@ -73,7 +73,8 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
                 return Extractor(INCEPTION_NAME, "2048", str(cand))
         where = ", ".join(str(c) for c in inception_weights_candidates())
         raise UsageError(f"Inception weights not found (looked in {where}); this machine cannot download them: "
-                         f"pass --inception-weights PATH, or use --features toyscenes")
+                         f"pass --inception-weights PATH (torch-fidelity's {INCEPTION_FILE}), or use --features toyscenes "
+                         f"(the embedded world's offline extractor; its distances are not Inception FID)")
     if features not in FEATURE_EXTRACTORS_REGISTRY:
         names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) | {"inception", "toyscenes"})
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}")
