@@ -43,6 +43,10 @@ class AblationScan:
         scores[torch.tensor(self.units)] = -torch.tensor(self.delta_fid, dtype=torch.float32)
         return Ranking(self.layer, "ablation", scores, torch.argsort(-scores, stable=True).tolist())
 
+    def helpful(self) -> list[int]:
+        """Scanned units whose lone ablation lowered FID, largest drop first."""
+        return [u for u, d in sorted(zip(self.units, self.delta_fid), key=lambda ud: ud[1]) if d < 0]
+
     def delta(self, unit: int) -> tuple[float, float] | None:
         if unit not in self.units:
             return None
@@ -65,17 +69,22 @@ class GreedySet:
         return asdict(self)
 
 
-def _scorer(gen, real, features, samples, seed, inception_weights, batch_size, use_cache):
-    extractor = resolve_extractor(features, inception_weights)
-    fe = extractor.build()
-    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
-    rstats = real_stats(real_feats)
-    ids = list(range(samples))
+class _Variants:
+    """One real feature set and the generated features of any patch variant, all on samples 0…N−1."""
 
-    def fid_of(patch: Patch | None) -> float:
-        return fid(generated_features(gen, ids, seed, extractor, fe, patch, batch_size, None, use_cache), rstats)
+    def __init__(self, gen, real, features, samples, seed, inception_weights, batch_size, use_cache):
+        self.extractor = resolve_extractor(features, inception_weights)
+        self._fe = self.extractor.build()
+        self.real_feats = real_features(real, samples, self.extractor, batch_size, use_cache)
+        self.rstats = real_stats(self.real_feats)
+        self.gen, self.ids, self.seed, self.batch_size, self.use_cache = gen, list(range(samples)), seed, batch_size, use_cache
 
-    return fid_of
+    def features(self, patch: Patch | None) -> torch.Tensor:
+        return generated_features(self.gen, self.ids, self.seed, self.extractor, self._fe, patch, self.batch_size, None,
+                                  self.use_cache)
+
+    def fid(self, patch: Patch | None) -> float:
+        return fid(self.features(patch), self.rstats)
 
 
 @torch.no_grad()
@@ -86,17 +95,16 @@ def greedy_set(gen: Generator, scan: AblationScan, real: RealSource, features: s
     ablating it together with the set so far lowers FID further. Single-unit effects do not add up (two
     units that each help can hurt together), so this checks each addition on the same latents as the scan.
     A suggestion to confirm on the contact sheets and to score on other latents, not a verdict."""
-    fid_of = _scorer(gen, real, features, scan.samples, scan.seed, inception_weights, batch_size, use_cache)
-    candidates = [u for u in scan.ranking().order if scan.delta(u) is not None and scan.delta(u)[0] < 0]
+    variants = _Variants(gen, real, features, scan.samples, scan.seed, inception_weights, batch_size, use_cache)
     kept: list[int] = []
     fids: list[float] = []
     best = scan.base_fid
     tried = 0
-    for u in candidates:
+    for u in scan.helpful():
         if len(kept) >= max_units:
             break
         trial = sorted(kept + [u])
-        f = fid_of(Patch(scan.layer, trial, model_name=gen.name, fingerprint=gen.fingerprint))
+        f = variants.fid(Patch(scan.layer, trial, model_name=gen.name, fingerprint=gen.fingerprint))
         tried += 1
         if f < best:
             kept.append(u)
@@ -116,15 +124,11 @@ def scan_ablations(gen: Generator, layer: str, real: RealSource, features: str =
     info = gen.layer(layer)
     units = list(range(info.units)) if units is None else list(gen.check_units(layer, units))
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights)
-    fe = extractor.build()
-    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
-    rstats = real_stats(real_feats)
-    ids = list(range(samples))
+    variants = _Variants(gen, real, features, samples, seed, inception_weights, batch_size, use_cache)
 
     def measure(patch: Patch | None) -> tuple[float, float]:
-        feats = generated_features(gen, ids, seed, extractor, fe, patch, batch_size, None, use_cache)
-        return fid(feats, rstats), kid(feats, real_feats, subset, kid_subsets, seed=seed)[0]
+        feats = variants.features(patch)
+        return fid(feats, variants.rstats), kid(feats, variants.real_feats, subset, kid_subsets, seed=seed)[0]
 
     base_fid, base_kid = measure(None)
     d_fid, d_kid = [], []
@@ -134,4 +138,4 @@ def scan_ablations(gen: Generator, layer: str, real: RealSource, features: str =
         d_kid.append(k - base_kid)
         if on_unit:
             on_unit(u)
-    return AblationScan(layer, extractor.name, samples, seed, info.units, base_fid, base_kid, units, d_fid, d_kid)
+    return AblationScan(layer, variants.extractor.name, samples, seed, info.units, base_fid, base_kid, units, d_fid, d_kid)

@@ -91,6 +91,12 @@ def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=Fals
     )
 
 
+def output_resolution(g) -> int:
+    """Side of the generator's square output (its last layer's map), for rendering a matching real set; 64 if unknown."""
+    out = list(g.layers.values())[-1].shape if g.layers else None
+    return int(out[-1]) if out and len(out) == 3 else 64
+
+
 @dataclass(frozen=True)
 class GenOptions:
     """The options every command that loads a generator spec shares."""

@@ -18,7 +18,6 @@ from .scan_opts import (ABLATION, BY_HELP, ScanOptions, SuggestOpt, progress_bar
 
 
 def register(app: typer.Typer) -> None:
-
     @app.command("rank")
     @handle_errors
     @generator_options
@@ -109,4 +108,3 @@ def register(app: typer.Typer) -> None:
                           f"Check each on its contact sheet before marking it (ganfix annotate --mark …).")
         if out is not None:
             console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
-

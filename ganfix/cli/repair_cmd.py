@@ -15,7 +15,7 @@ from ..real_data import RealSource
 from ..repair_report import table_rows, write_outputs
 from ..scoring import check_kid_subset, score_repair, verdict
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     print_json)
+                     output_resolution, print_json)
 from .scan_opts import progress_bar
 
 # Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         g = gen_opts.load(gen)
         g.layer(ann.layer)
         patch = Patch.from_annotations(ann, g, force=force)
-        real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g)) if not no_score else None
+        real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g)) if not no_score else None
         if real_src is not None and real_src.available() is not None and real_src.available() < samples:
             raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
         if not no_score:
@@ -105,8 +105,3 @@ def register(app: typer.Typer) -> None:
         console.print(f"exported {export['torchscript']} (max diff {export['torchscript_max_abs_diff']:.1e}); "
                       f"weights {'folded' if export['folded'] else 'with unit mask buffers'}: {export['fold_how']}")
         console.print(f"wrote {out}")
-
-
-def _resolution(g) -> int:
-    out = list(g.layers.values())[-1].shape if g.layers else None
-    return int(out[-1]) if out and len(out) == 3 else 64

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UsageError
 from ..ranking import strategies
 from ..real_data import RealSource
-from .common import err_console, option_group
+from .common import err_console, option_group, output_resolution
 
 ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ablation_scan)
 
@@ -54,16 +54,10 @@ def progress_bar(description: str, total: int, console) -> Progress:
                     console=console, transient=True)
 
 
-def _resolution(g) -> int:
-    from .repair_cmd import _resolution as res
-
-    return res(g)
-
-
 def scan_real_source(g, o: ScanOptions) -> RealSource:
     if o.scan_samples < 2:
         raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
-    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=_resolution(g))
+    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=output_resolution(g))
     if real_src.available() is not None and real_src.available() < o.scan_samples:
         raise UsageError(f"{o.real} has {real_src.available()} images, fewer than --scan-samples {o.scan_samples}")
     return real_src
@@ -85,7 +79,7 @@ def run_suggest(g, scan, real_src, o: ScanOptions, max_units, batch_size, use_ca
     """Forward selection over the scan's helpful units, with a progress bar on stderr."""
     from ..ablation_scan import greedy_set
 
-    total = sum(1 for u in scan.units if scan.delta(u)[0] < 0)
+    total = len(scan.helpful())
     with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:
         task = bar.add_task("suggest", total=total)
         return greedy_set(g, scan, real_src, o.features, max_units, o.inception_weights, batch_size, use_cache,

@@ -14,9 +14,9 @@ from ..patch import Patch
 from ..real_data import RealSource
 from ..scoring import check_kid_subset, score_generator
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     print_json)
+                     output_resolution, print_json)
 from .scan_opts import progress_bar
-from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt, _resolution
+from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
                 ann.check_layer(layer)
             g.layer(ann.layer)
             patch = Patch.from_annotations(ann, g, force=force)
-        real_src = RealSource.from_spec(real, seed=real_seed, resolution=_resolution(g))
+        real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g))
         if real_src.available() is not None and real_src.available() < samples:
             raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
         with progress_bar("scoring", samples, err_console) as bar:
