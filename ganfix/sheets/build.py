@@ -93,7 +93,8 @@ def build_sheets(
     key = sheets_key(gen, layer, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
                      group_size=group_size, top=top, scale=scale, **({"ranking": given} if given else {}))
     old = load_manifest(out)
-    if use_cache and old and old.get("key") == key and all((out / u["file"]).is_file() for u in old["units"]):
+    if (use_cache and old and old.get("key") == key
+            and all((out / u[f]).is_file() for u in old["units"] for f in ("file", "plain"))):
         return old
 
     def tick(stage: str, n: int, total: int) -> None:

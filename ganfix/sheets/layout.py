@@ -26,11 +26,15 @@ def to_pil(tile: torch.Tensor) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(tile.permute(1, 2, 0).numpy()), "RGB")
 
 
-def stats_line(info: dict) -> str:
+def score_label(info: dict, short: bool = False) -> str:
     # The ablation ranking's score is −ΔFID; show the FID change itself (ASCII: the sheet font has no Δ).
-    score = (f"ablated alone: FID {-info['score']:+.3g}" if info['by'] == "ablation"
-             else f"{info['by']} score {info['score']:.3g}")
-    return (f"rank {info['rank']}/{info['of']}  ·  {score}  ·  top max {info['top_max']:.3g}"
+    if info["by"] == "ablation":
+        return f"FID {-info['score']:+.3g} alone" if short else f"ablated alone: FID {-info['score']:+.3g}"
+    return f"score {info['score']:.3g}" if short else f"{info['by']} score {info['score']:.3g}"
+
+
+def stats_line(info: dict) -> str:
+    return (f"rank {info['rank']}/{info['of']}  ·  {score_label(info)}  ·  top max {info['top_max']:.3g}"
             f"  ·  rate {info['rate']:.3f}  ·  "
             + ("overlay off" if info.get("overlay") is False else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
 
@@ -75,7 +79,7 @@ def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150)
         y = GAP + r * (size + GAP)
         draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
         draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
-        lines = [f"rank {info['rank']}", f"FID {-info['score']:+.3g} alone" if info['by'] == "ablation" else f"score {info['score']:.3g}", f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
+        lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
         step = max(11, min(16, (size - 32) // len(lines)))
         for j, line in enumerate(lines):
             if 30 + j * step + 11 <= size:
