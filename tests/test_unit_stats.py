@@ -8,7 +8,7 @@ import torch
 from ganfix.generator import load_generator
 from ganfix.ranking import rank_units
 from ganfix.stats import PositionSample, UnitStats
-from ganfix.tally import tally_unit_stats
+from ganfix.stats.tally import tally_unit_stats
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
-from ..tally import check_sample_args
+from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
 from .scan_opts import ABLATION, BY_HELP, ScanOptions, ranking_names, run_scan, scan_options, scan_real_source

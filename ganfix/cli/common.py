@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import GanfixError
+from ..generator import output_resolution  # noqa: F401  (re-exported for commands)
 
 # Logs, tables and progress go to stderr when --json is used, so stdout stays machine-readable.
 err_console = Console(stderr=True)
@@ -89,12 +90,6 @@ def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=Fals
         device=device,
         trust_pickle=trust_pickle,
     )
-
-
-def output_resolution(g) -> int:
-    """Side of the generator's square output (its last layer's map), for rendering a matching real set; 64 if unknown."""
-    out = list(g.layers.values())[-1].shape if g.layers else None
-    return int(out[-1]) if out and len(out) == 3 else 64
 
 
 @dataclass(frozen=True)

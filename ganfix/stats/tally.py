@@ -10,11 +10,11 @@ from typing import Callable, Optional
 
 import torch
 
-from .cache import cache_key, load_cached, save_cached
-from .errors import UsageError
-from .generator import Generator
-from .hooks import Trace
-from .stats import UnitStats
+from ..cache import cache_key, load_cached, save_cached
+from ..errors import UsageError
+from ..generator import Generator
+from ..hooks import Trace
+from .unit_stats import UnitStats
 
 
 def check_sample_args(samples: int, batch_size: int, k: int | None = None) -> None:
