@@ -68,8 +68,8 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
          f"on the same {samples} latents")
     report = score_repair(gen, patch, RealSource.from_spec("world", seed=seed + 1, resolution=64), "toyscenes", samples, seed,
                           random_draws, "all", None, bootstrap, progress=progress)
-    step("export the patched generator (TorchScript + weights), verified against the hooked one")
-    export = export_patched(gen, patch, out / "export", seed=seed).to_dict()
+    step("export the patched generator (torch.export .pt2 + weights), verified in a fresh process at batch sizes 1, 3, 16")
+    export = export_patched(gen, patch, out / "export", seed=seed).to_json()
     report["annotations"] = {"path": str(ann_path), "units": ann.units,
                              "labels": {str(u): ann.labels[u].get("text", "") for u in ann.units}}
     report["ranking"] = {"by": "max", "labelled_ranks": {str(u): ranking.rank_of(u) + 1 for u in ann.units}}

@@ -36,5 +36,5 @@ def test_demo_runs_end_to_end(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {"original", "patched", "random", "delta", "export"} <= set(report)
     assert len(report["random"]["draws"]) == 2
-    for name in ("report.md", "before_after.png", "sheets/index.html", "export/patched_generator.ts", "annotations.json"):
+    for name in ("report.md", "before_after.png", "sheets/index.html", "export/patched_generator.pt2", "annotations.json"):
         assert (out / name).exists(), name

@@ -180,7 +180,7 @@ def _number(value: float, key: str, source: Path | None, where: str, *, minimum:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.endswith((".pt", ".pth", ".pkl", ".ts", ".zip")) or "/" in spec or spec.startswith(".")
+    return spec.endswith((".pt", ".pth", ".pkl", ".ts", ".pt2", ".zip")) or "/" in spec or spec.startswith(".")
 
 
 def parse_config(data: dict, base: Path | None = None, source: Path | None = None, where: str = "") -> CheckConfig:

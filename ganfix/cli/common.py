@@ -69,7 +69,7 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 
 # Reusable typer options for loading a generator spec.
-GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights.")
+GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), torch.export .pt2 or TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights.")
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")

@@ -61,4 +61,4 @@ def register(app: typer.Typer) -> None:
                       f"· {time.perf_counter() - t0:.0f} s")
         console.print(f"next: open {out / 'sheets' / 'index.html'}, or label units yourself with "
                       f"`ganfix annotate toyscenes --layer {report['settings']['layer']}`; use "
-                      f"{out / 'export' / 'patched_generator.ts'} with plain torch.jit.load", soft_wrap=True)
+                      f"{out / 'export' / 'patched_generator.pt2'} with plain torch.export.load(path).module()", soft_wrap=True)

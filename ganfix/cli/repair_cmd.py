@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..annotations import AnnotationSet
 from ..errors import UsageError
-from ..export import export_patched
+from ..export import export_patched, parse_formats, resolve_formats
 from ..patch import Patch
 from ..real_data import RealSource
 from ..repair.report import table_rows, write_outputs
@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
         inception_weights: Optional[str] = InceptionOpt,
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
         no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
+        export_format: Optional[str] = typer.Option(None, "--format", help="Export formats, comma-separated: pt2 (torch.export, the default) and/or torchscript (deprecated upstream). The weights (safetensors, + a state dict in your layout when the patch folds) are always written."),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
@@ -67,6 +68,7 @@ def register(app: typer.Typer) -> None:
         ann = AnnotationSet.load(annotations)  # malformed → one line, file untouched
         if layer is not None:
             ann.check_layer(layer)
+        formats = parse_formats(export_format) if export_format is not None else None
         if samples < 1:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         if not no_score:
@@ -74,6 +76,7 @@ def register(app: typer.Typer) -> None:
         g = gen_opts.load(gen)
         g.layer(ann.layer)
         patch = Patch.from_annotations(ann, g, force=force)
+        resolve_formats(g, formats)  # e.g. pt2 asked for a TorchScript GEN: refused before any scoring
         real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g)) if not no_score else None
         if real_src is not None and real_src.available() is not None and real_src.available() < samples:
             raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
@@ -90,7 +93,7 @@ def register(app: typer.Typer) -> None:
                 report = score_repair(g, patch, real_src, features, samples, seed, random_draws, select, pool, bootstrap,
                                       inception_weights, kid_subset_size, batch_size,
                                       progress=lambda name, n, total: bar.advance(task, n))
-        export = export_patched(g, patch, out / "export", seed=seed).to_dict()
+        export = export_patched(g, patch, out / "export", formats=formats, seed=seed).to_json()
         if report is not None:
             write_outputs(out, report, g, patch, export)
         else:
@@ -102,6 +105,9 @@ def register(app: typer.Typer) -> None:
         if report is not None:
             console.print(results_table(report, f"{g.name} · {patch.layer} · {len(patch.units)} units · {samples} samples"))
             console.print(verdict(report))
-        console.print(f"exported {export['torchscript']} (max diff {export['torchscript_max_abs_diff']:.1e}); "
-                      f"weights {'folded' if export['folded'] else 'with unit mask buffers'}: {export['fold_how']}")
+        for fmt, f in export["formats"].items():
+            console.print(f"exported {f['path']} (verified in a fresh process at batch sizes "
+                          f"{', '.join(f['max_abs_diff'])}: max diff {max(f['max_abs_diff'].values()):.1e}); load: {f['load']}", soft_wrap=True)
+        console.print(f"weights {'folded' if export['folded'] else 'with unit mask buffers'} ({export['fold']['rule']}): "
+                      f"{export['fold']['detail']}", soft_wrap=True)
         console.print(f"wrote {out}")

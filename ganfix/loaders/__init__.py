@@ -1,6 +1,6 @@
 """Generator specs → Generator, one module per format.
 
-`load_generator(spec)` accepts a built-in name, a TorchScript file, a ProGAN state dict in the GAN
+`load_generator(spec)` accepts a built-in name, a torch.export `.pt2` archive, a TorchScript file, a ProGAN state dict in the GAN
 Dissection layout, a StyleGAN-style pickle (only with trust_pickle) or `path/to/file.py:factory`
 (with `weights=`). Checkpoints load with `torch.load(..., weights_only=True)`.
 """
@@ -19,6 +19,7 @@ from ..user_code import is_factory_spec
 from .checkpoint import read_state, unwrap_state_dict
 from .factory import infer_z_shape, load_factory
 from .stylegan_pickle import StyleGANAdapter
+from .pt2 import is_pt2, load_pt2
 from .torchscript import is_torchscript, load_torchscript
 
 __all__ = ["load_generator"]
@@ -68,6 +69,9 @@ def load_generator(
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape")
         return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+    if path.is_file() and is_pt2(path):
+        module, shape, recorded_range = load_pt2(path, z_shape, trust_pickle)
+        return Generator(module, shape, out_range or recorded_range or (-1.0, 1.0), name=spec, device=dev)
     if path.is_file() and is_torchscript(path):
         module, shape = load_torchscript(path, z_shape, dev)
         return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)

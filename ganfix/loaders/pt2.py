@@ -1,0 +1,89 @@
+"""torch.export archives (`.pt2`): the program is unflattened back into its original module hierarchy,
+so the layer names of the generator it was exported from are hookable again.
+
+`torch.export.load` unpickles some entries with `weights_only=False`; ganfix first checks, on the bytes
+it then hands over, that every pickled entry loads with `weights_only=True` and that no custom objects
+are present (otherwise the file needs --trust-pickle).
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import UsageError
+
+META_FILE = "ganfix.json"
+
+
+def is_pt2(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(n.endswith("/archive_format") or n == "archive_format" for n in zf.namelist()) and \
+            any("/models/" in n and n.endswith(".json") for n in zf.namelist())
+
+
+def _unsafe_entry(data: bytes) -> str | None:
+    """Why the archive needs code to load, or None when every pickled entry is weights-only."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        pickled = [n for n in names if "/data/sample_inputs/" in n or n.endswith(("/data/weights/model.pt", "/data/constants/model.pt"))]
+        for cfg_name in (n for n in names if n.endswith(("_weights_config.json", "_constants_config.json"))):
+            folder = cfg_name.rsplit("/", 1)[0]
+            for fqn, meta in json.loads(zf.read(cfg_name)).get("config", {}).items():
+                path_name = str(meta.get("path_name", ""))
+                if path_name.startswith(("custom_obj", "opaque_obj")):
+                    return f"custom object {fqn!r}"
+                if meta.get("use_pickle"):
+                    pickled.append(f"{folder}/{path_name}")
+        for name in pickled:
+            try:
+                torch.load(io.BytesIO(zf.read(name)), weights_only=True)
+            except Exception:
+                return f"entry {name!r} is not weights-only"
+    return None
+
+
+def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module, tuple[int, ...], tuple[float, float] | None]:
+    """(unflattened module, z_shape, output_range recorded by ganfix or None)."""
+    data = path.read_bytes()
+    if not trust_pickle:
+        why = _unsafe_entry(data)
+        if why is not None:
+            raise UsageError(f"{path} holds pickled data that can run code when loaded ({why}); "
+                             "re-run with --trust-pickle only if you trust this file")
+    extra = {META_FILE: ""}
+    try:
+        program = torch.export.load(io.BytesIO(data), extra_files=extra)
+        module = torch.export.unflatten(program)
+    except Exception as exc:
+        raise UsageError(f"could not load torch.export archive {path}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}") from None
+    try:
+        meta = json.loads(extra[META_FILE]) if extra[META_FILE] else {}
+    except (ValueError, TypeError):
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    shape = tuple(z_shape) if z_shape else _z_shape(meta, program)
+    if shape is None:
+        raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
+    out_range = meta.get("output_range")
+    out_range = tuple(float(v) for v in out_range) if isinstance(out_range, list) and len(out_range) == 2 else None
+    return module, shape, out_range
+
+
+def _z_shape(meta: dict, program) -> tuple[int, ...] | None:
+    recorded = meta.get("z_shape")
+    if isinstance(recorded, list) and recorded and all(isinstance(s, int) for s in recorded):
+        return tuple(recorded)
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
+    if len(inputs) == 1 and hasattr(inputs[0].meta.get("val"), "shape"):
+        dims = tuple(inputs[0].meta["val"].shape[1:])
+        if all(isinstance(d, int) for d in dims):
+            return dims
+    return None
