@@ -21,8 +21,10 @@ with a dynamic batch size is refused (`UsageError`, exit 2).
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -52,8 +54,20 @@ __all__ = ["export_patched", "Export", "ExportResult", "ExportMismatch", "Masked
 
 @torch.no_grad()
 def hooked_output(gen: Generator, patch: Patch, z: torch.Tensor) -> torch.Tensor:
+    device = next((t.device for t in gen.module.parameters()), gen.device)
     with patch.applied(gen):
-        return gen.module(z.to(gen.device)).cpu()
+        return gen.module(z.to(device)).cpu()
+
+
+@contextmanager
+def _on_cpu(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """The module on the CPU inside the block (exports are CPU files), back on its device after."""
+    device = next((t.device for t in module.parameters()), torch.device("cpu"))
+    module.cpu()
+    try:
+        yield module
+    finally:
+        module.to(device)
 
 
 def verification_latents(gen: Generator, seed: int, batches=VERIFY_BATCHES) -> dict[int, torch.Tensor]:
@@ -197,12 +211,12 @@ def plan_fold(gen: Generator, patch: Patch, latents: dict[int, torch.Tensor], re
     if patch.spatial is not None:
         return not_folded("a spatially masked patch cannot be folded into weights; unit and spatial masks kept as buffers")
     first = next(iter(latents.values()))
-    plan = find_fold(gen.module, patch.layer, patch.units, first.to(gen.device))
+    plan = find_fold(gen.module, patch.layer, patch.units, first)
     if not plan.folded:
         return plan
     diffs = {}
     for b, z in latents.items():
-        out = torch.func.functional_call(gen.module, plan.edits, (z.to(gen.device),), strict=False)
+        out = torch.func.functional_call(gen.module, plan.edits, (z.to(first.device),), strict=False)
         diffs[b] = float((out.cpu().double() - refs[b].double()).abs().max())
     plan.max_abs_diff = diffs
     worst = max(diffs.values())
@@ -222,33 +236,27 @@ def export_patched(gen: Generator, patch: Patch, out_dir: str | Path, formats=No
     names = resolve_formats(gen, formats)
     patch.check(gen, force=True)
     num_units = gen.layer(patch.layer).units
-    latents = verification_latents(gen, seed)
-    refs = {b: hooked_output(gen, patch, z) for b, z in latents.items()}
-    plan = plan_fold(gen, patch, latents, refs)
     notes = []
     if formats is None and names == ("torchscript",):
         notes.append("the generator is TorchScript, which torch.export cannot trace: exported as TorchScript")
-    meta = {"z_shape": list(gen.z_shape), "output_range": list(gen.output_range), "patch": patch.to_json(),
-            "fold": plan.to_json(), "source": {"name": gen.name, "fingerprint": gen.fingerprint}}
-
-    module = gen.module
-    device = next((t.device for t in module.parameters()), torch.device("cpu"))
     staged: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="ganfix-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganfix-export-") as tmp, _on_cpu(gen.module) as module:
         stage = Path(tmp)
-        try:
-            module.cpu()
-            example = latents[VERIFY_BATCHES[1]][:2]  # batch 2: 0 and 1 are specialised by torch.export
-            if "pt2" in names:
-                with patched_in_place(module, patch, plan, num_units) as m:
-                    staged[FORMATS["pt2"]] = export_program(m, example, meta, gen.name)
-            if "torchscript" in names:
-                with wrapped_in_place(module, patch, plan, num_units) as m:
-                    staged[FORMATS["torchscript"]] = script_module(m, gen.z_shape, gen.name)
+        # references on the CPU, where the files are verified (a GPU forward differs in the last bits)
+        latents = verification_latents(gen, seed)
+        refs = {b: hooked_output(gen, patch, z) for b, z in latents.items()}
+        plan = plan_fold(gen, patch, latents, refs)
+        meta = {"z_shape": list(gen.z_shape), "output_range": list(gen.output_range), "patch": patch.to_json(),
+                "fold": plan.to_json(), "source": {"name": gen.name, "fingerprint": gen.fingerprint}}
+        example = latents[VERIFY_BATCHES[1]][:2]  # batch 2: sizes 0 and 1 are specialised by torch.export
+        if "pt2" in names:
             with patched_in_place(module, patch, plan, num_units) as m:
-                state = {k: v.detach().cpu().clone().contiguous() for k, v in m.state_dict().items()}
-        finally:
-            module.to(device)
+                staged[FORMATS["pt2"]] = export_program(m, example, meta, gen.name)
+        if "torchscript" in names:
+            with wrapped_in_place(module, patch, plan, num_units) as m:
+                staged[FORMATS["torchscript"]] = script_module(m, gen.z_shape, gen.name)
+        with patched_in_place(module, patch, plan, num_units) as m:
+            state = {k: v.detach().cpu().clone().contiguous() for k, v in m.state_dict().items()}
         staged[WEIGHTS_FILE] = safetensors_save(state)
         if plan.folded:
             staged[STATE_DICT_FILE] = _torch_bytes(state)

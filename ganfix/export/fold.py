@@ -162,8 +162,8 @@ def find_fold(root: nn.Module, layer: str, units: list[int], z: torch.Tensor) ->
         hit = direct_rule(current, module, units, channels)
         if hit is not None:
             rule, edits, sentence = hit
-            kinds = ", ".join(f"{n} ({type(root.get_submodule(n)).__name__})" for n in via)
-            through = f"; {layer}'s output is {kinds} of it, and f(0) = 0" if via else ""
+            kinds = " then ".join(type(root.get_submodule(n)).__name__ for n in reversed(via))
+            through = f"; {layer} is {kinds} of that output, f(0) = 0" if via else ""
             return FoldPlan(True, rule, sentence + through, current, via, edits)
         if flow.leaf.get(current) and isinstance(module, ZERO_PRESERVING):
             via.append(current)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 
 import torch
@@ -40,10 +41,12 @@ def is_torchscript_module(module: nn.Module) -> bool:
 
 
 def _reason(exc: Exception) -> str:
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    first = lines[0] if lines else type(exc).__name__
-    detail = next((ln for ln in lines[1:] if "inferred to be" in ln or "specialized" in ln), "")
-    return (first + (" " + detail if detail else ""))[:300]
+    text = str(exc).strip()
+    constant = re.search(r"specialized it to be a constant \((\d+)\)", text) or re.search(r"inferred to be a constant \((\d+)\)", text)
+    if constant:
+        return f"forward treats the batch size as the constant {constant.group(1)}"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"\s*For more information.*$", "", first)[:200]
 
 
 def export_program(module: nn.Module, z: torch.Tensor, meta: dict, name: str) -> bytes:
