@@ -6,7 +6,8 @@ statistics and distance functions (the ones ganfix's scoring uses):
 - generated vs real: N samples of the shipped DCGAN (latents as ganfix draws them: sample ids
   0…N-1 under --seed; outputs quantised to uint8 like ganfix does) against the whole test set and
   against its second half (same N as the real-vs-real pair);
-- also the training set (first 5000) vs the second test half, for scale.
+- also the training set (first 5000) vs the second test half, for scale;
+- and how the classifier labels the generated samples (does the generator cover all ten classes?).
 
     python examples/fashion_mnist/measure_fd.py            # ~1 min on 1 thread
 """
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     test = features(net, torch.from_numpy(test_x)[:, None])
     half_a, half_b = test[:5000], test[5000:]
     train = features(net, torch.from_numpy(train_x[:5000])[:, None])
-    gen = features(net, generate(Path(args.weights), args.samples, args.seed))
+    gen_u8 = generate(Path(args.weights), args.samples, args.seed)
+    gen = features(net, gen_u8)
     rows = [
         ("real vs real: test[0:5000] vs test[5000:10000]", fd(half_a, half_b)),
         ("train[0:5000] vs test[5000:10000]", fd(train, half_b)),
@@ -81,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Fréchet distance in extractor.py's {net.feature_dim}-d feature space (not Inception FID):")
     for name, value in rows:
         print(f"  {name:55s} {value:10.3f}")
+    print(f"  (scale: trace of the test set's feature covariance {torch.trace(torch.cov(test.T)).item():.1f})")
+    with torch.no_grad():  # the classifier's verdict on the samples: does the generator cover all ten classes?
+        pred = torch.cat([net.net.head(gen[i:i + 1000].float()) for i in range(0, len(gen), 1000)]).argmax(1)
+    counts = torch.bincount(pred, minlength=10).tolist()
+    print("generated samples per class (classifier's prediction): "
+          + ", ".join(f"{c} {n}" for c, n in zip(data.CLASSES, counts)))
     print(f"({time.time() - start:.0f} s)")
     return 0
 
