@@ -64,6 +64,16 @@ def _take_threads_option(argv: list[str]) -> tuple[list[str], str | None]:
     return rest, value
 
 
+def _join_torchrun() -> None:
+    """Under torchrun: join the process group; ranks other than 0 print nothing on stdout (rank 0 renders)."""
+    from .. import distributed
+
+    if distributed.init_from_env() and distributed.rank() != 0:
+        import os
+
+        sys.stdout = open(os.devnull, "w")
+
+
 def main() -> None:
     from ..threads import configure_threads
 
@@ -71,6 +81,7 @@ def main() -> None:
         argv, threads = _take_threads_option(sys.argv[1:])
         if "--help" not in argv and argv:
             configure_threads(threads)
+        _join_torchrun()
         app(args=argv, standalone_mode=True)
     except GanfixError as exc:  # raised outside a command body (e.g. during parsing callbacks)
         print(f"error: {exc}", file=sys.stderr)
