@@ -29,7 +29,7 @@ from ganfix.generator import Generator
 from ganfix.hooks import Trace
 from ganfix.models import ProGAN
 from ganfix.stats import UnitStats
-from ganfix.tally import tally_unit_stats
+from ganfix.stats.tally import tally_unit_stats
 
 
 def paper_progan64() -> Generator:
@@ -99,7 +99,7 @@ CHILD = r"""
 import json, sys, torch
 from ganfix.generator import Generator
 from ganfix.models import ProGAN
-from ganfix.tally import tally_unit_stats
+from ganfix.stats.tally import tally_unit_stats
 torch.manual_seed(0)
 gen = Generator(ProGAN(64, z_dim=128, widths=[128, 128, 128, 64, 32]), (128,), name="progan64-small")
 n = int(sys.argv[1])

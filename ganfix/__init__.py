@@ -13,7 +13,7 @@ from .hooks import Intervention, Interventions, Trace
 from .latents import sample_latents
 from .ranking import Ranking, rank_units
 from .stats import UnitStats
-from .tally import tally_unit_stats
+from .stats.tally import tally_unit_stats
 
 __version__ = "0.1.0"
 

@@ -18,9 +18,9 @@ from .generator import load_generator
 from .patch import Patch
 from .ranking import rank_units
 from .real_data import RealSource
-from .repair_report import write_outputs
+from .repair.report import write_outputs
 from .scoring import score_repair
-from .tally import tally_unit_stats
+from .stats.tally import tally_unit_stats
 
 PACKAGED_SET = Path(__file__).parent / "world" / "assets" / "toyscenes-artifacts.json"
 REPO_SETS = Path(__file__).resolve().parent.parent / "annotations" / "toyscenes"

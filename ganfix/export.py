@@ -75,7 +75,7 @@ class ExportChain(nn.Sequential):
 
 def masked_copy(gen: Generator, patch: Patch) -> nn.Module:
     """A standalone module computing the patched generator (no hooks)."""
-    from .generator import ScriptChain
+    from .loaders.torchscript import ScriptChain
 
     module = copy.deepcopy(gen.module).cpu().eval()
     if isinstance(module, ScriptChain):

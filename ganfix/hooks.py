@@ -33,6 +33,9 @@ class Trace:
 
         with Trace(gen.module, ["layer4"]) as trace:
             acts = trace.run(z)["layer4"]
+
+    Bare use works too: `with Trace(gen.module, ["layer4"]) as tr: gen(z)` ends the block when
+    layer4 has run (stop=True) and `tr["layer4"]` holds its output.
     """
 
     def __init__(self, module: nn.Module, layers: Sequence[str] | str, stop: bool = True, detach: bool = True):
@@ -81,8 +84,11 @@ class Trace:
             h.remove()
         self._handles = []
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> bool:
         self.close()
+        # Used bare (`with Trace(m, ["layer4"]): m(z)`), the early stop ends the block quietly
+        # and the retained outputs stay readable; the private exception never leaks.
+        return exc_type is not None and issubclass(exc_type, _StopForward)
 
 
 def unit_mask(units: Iterable[int] | torch.Tensor, num_units: int, device=None) -> torch.Tensor:

@@ -72,7 +72,7 @@ class Patch:
                   spatial=None) -> "Patch":
         """Insertion: k = each unit's `quantile` activation level (the paper's 'high quantile' rule),
         from a (cached) statistics pass over samples 0…samples−1."""
-        from .tally import tally_unit_stats
+        from .stats.tally import tally_unit_stats
 
         if not 0.0 < quantile <= 1.0:
             raise UsageError(f"insertion quantile must be in (0, 1], got {quantile}")

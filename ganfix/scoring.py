@@ -19,7 +19,7 @@ import torch
 
 from .cache import cache_key, load_cached, save_cached
 from .errors import UsageError
-from .features import Extractor, extract, real_features, resolve_extractor
+from .extractors import Extractor, extract, real_features, resolve_extractor
 from .generator import Generator
 from .hooks import Trace
 from .patch import Patch

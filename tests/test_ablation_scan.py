@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ganfix.ablation_scan import scan_ablations
+from ganfix.ranking.ablation import scan_ablations
 from ganfix.cli.app import app
 from ganfix.real_data import RealSource
 
@@ -69,7 +69,7 @@ def test_bad_scan_inputs(args, needle):
 
 
 def test_ablation_scan_without_inception_weights_says_what_to_do(planted_real, monkeypatch, tmp_path):
-    monkeypatch.setattr("ganfix.features.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
+    monkeypatch.setattr("ganfix.extractors.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
     res = runner.invoke(app, ["rank", SPEC, "--layer", "features", "--samples", "50", "--by", "ablation",
                               "--scan-samples", "40", "--real", str(planted_real)])  # default features: inception
     assert res.exit_code == 2, res.output
@@ -78,7 +78,7 @@ def test_ablation_scan_without_inception_weights_says_what_to_do(planted_real, m
 
 
 def test_forward_selection_keeps_the_planted_units(planted_gen, planted_real):
-    from ganfix.ablation_scan import greedy_set
+    from ganfix.ranking.ablation import greedy_set
 
     features = register_test_extractor()
     real = RealSource.from_spec(str(planted_real), resolution=16)

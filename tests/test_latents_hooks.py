@@ -55,3 +55,18 @@ def test_intervention_rule(small_progan_path):
         half = tr.run(z)["layer4"]
     assert torch.allclose(half, base * 0.5)
     assert all(not m._forward_hooks for m in gen.module.modules())
+
+
+def test_trace_used_bare_does_not_leak_stop_forward():
+    import torch
+    from torch import nn
+    from ganfix import Trace
+
+    net = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    z = torch.randn(2, 4)
+    reached_end = []
+    with Trace(net, ["0"]) as tr:
+        net(z)
+        reached_end.append(True)  # not reached: the forward stops at layer 0 and the block ends quietly
+    assert reached_end == []
+    assert torch.allclose(tr["0"], net[0](z))

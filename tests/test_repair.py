@@ -183,14 +183,14 @@ def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch):
     assert malformed.read_bytes() == before
     one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--samples", "50", "--kid-subset-size", "100"]),
                    "fewer than KID's subset size")
-    monkeypatch.setattr("ganfix.features.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
+    monkeypatch.setattr("ganfix.extractors.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
     one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--features", "inception", "--samples", "20"]),
                    "Inception weights not found", "--features toyscenes")
     assert not out.exists()
 
 
 def test_inception_weights_path_is_handed_to_torch_fidelity(tmp_path):
-    from ganfix.features import resolve_extractor
+    from ganfix.extractors import resolve_extractor
 
     stand_in = tmp_path / "pt_inception.pth"
     stand_in.write_bytes(b"stand-in")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-import ganfix.features as features_mod
+import ganfix.extractors as features_mod
 from ganfix.errors import UsageError
-from ganfix.features import resolve_extractor, real_features
+from ganfix.extractors import resolve_extractor, real_features
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource

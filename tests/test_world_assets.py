@@ -38,7 +38,7 @@ def test_builtin_generator_fingerprint_equals_recorded():
 
 def test_builtin_segmenter_protocol_and_held_out_accuracy():
     from ganfix.segmenters import Segmenter, class_scores, load_segmenter
-    from ganfix.world.segmenter import confusion, iou_from_confusion
+    from ganfix.world.toy_segmenter import confusion, iou_from_confusion
 
     assert builtin.SEGMENTER_WEIGHTS.stat().st_size <= 2 * 2**20
     seg = load_segmenter("toyscenes")
@@ -62,7 +62,7 @@ def test_feature_extractor_through_torch_fidelity(tmp_path):
     from typer.testing import CliRunner
 
     from ganfix.cli.app import app
-    from ganfix.world.features import FEATURE_LAYER, ensure_registered
+    from ganfix.world.toy_extractor import FEATURE_LAYER, ensure_registered
 
     ensure_registered()
     ensure_registered()  # idempotent

@@ -45,7 +45,7 @@ def test_train_generator_is_seeded(tmp_path):
 
 def test_train_segmenter_tiny_and_loadable(tmp_path):
     from ganfix.world import train_segmenter as ts
-    from ganfix.world.segmenter import ToySegmenter, load_segnet
+    from ganfix.world.toy_segmenter import ToySegmenter, load_segnet
 
     out = tmp_path / "seg"
     ts.main(["--out", str(out), "--steps", "3", "--n-scenes", "8", "--n-eval", "4", "--batch", "4",

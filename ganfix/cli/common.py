@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import GanfixError
+from ..generator import output_resolution  # noqa: F401  (re-exported for commands)
 
 # Logs, tables and progress go to stderr when --json is used, so stdout stays machine-readable.
 err_console = Console(stderr=True)
@@ -21,6 +22,12 @@ out_console = Console()
 
 def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
+
+
+def _rank_prefix() -> str:
+    from ..distributed import rank, world_size
+
+    return f"rank {rank()}: " if world_size() > 1 else ""
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -32,7 +39,7 @@ def handle_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except GanfixError as exc:
             # escape: messages quote config tables like [gates] that rich would eat as markup
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {_rank_prefix()}{escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -89,12 +96,6 @@ def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=Fals
         device=device,
         trust_pickle=trust_pickle,
     )
-
-
-def output_resolution(g) -> int:
-    """Side of the generator's square output (its last layer's map), for rendering a matching real set; 64 if unknown."""
-    out = list(g.layers.values())[-1].shape if g.layers else None
-    return int(out[-1]) if out and len(out) == 3 else 64
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import typer
 
 from ..demo import DEMO_SEED, run_demo
 from .common import JsonOpt, console_for, err_console, handle_errors, print_json
-from .scan_opts import progress_bar
+from ..progress import progress_bar
 from .repair_cmd import results_table
 
 

@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..tally import check_sample_args
+from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      print_json)
-from .scan_opts import progress_bar
+from ..progress import progress_bar
 
 
 def spatial_layers(gen) -> list[str]:

@@ -10,10 +10,11 @@ from rich.table import Table
 from ..atomic import atomic_torch_save, atomic_write_json
 from ..errors import UsageError
 from ..ranking import rank_units, strategies
-from ..tally import check_sample_args, tally_unit_stats
+from ..stats.tally import check_sample_args, tally_unit_stats
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
-from .scan_opts import (ABLATION, BY_HELP, ScanOptions, SuggestOpt, progress_bar, ranking_names, run_scan, run_suggest,
+from ..progress import progress_bar
+from .scan_opts import (ABLATION, BY_HELP, ScanOptions, SuggestOpt, ranking_names, run_scan, run_suggest,
                         scan_options, scan_real_source)
 
 

@@ -12,11 +12,11 @@ from ..errors import UsageError
 from ..export import export_patched
 from ..patch import Patch
 from ..real_data import RealSource
-from ..repair_report import table_rows, write_outputs
+from ..repair.report import table_rows, write_outputs
 from ..scoring import check_kid_subset, score_repair, verdict
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      output_resolution, print_json)
-from .scan_opts import progress_bar
+from ..progress import progress_bar
 
 # Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
 # error that names --features toyscenes (the embedded extractor).
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         if real_src is not None and real_src.available() is not None and real_src.available() < samples:
             raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
         if not no_score:
-            from ..features import resolve_extractor
+            from ..extractors import resolve_extractor
             resolve_extractor(features, inception_weights)  # fail before any work when weights are missing
         console = console_for(json_output)
         # Score first, export after: on a failure nothing is left half-written in --out.

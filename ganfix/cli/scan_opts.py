@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
+from ..progress import progress_bar
 from ..ranking import strategies
 from ..real_data import RealSource
 from .common import err_console, option_group, output_resolution
 
-ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ablation_scan)
+ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ranking.ablation)
 
 ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
 ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation: feature extractor: inception "
@@ -49,11 +49,6 @@ def ranking_names() -> list[str]:
     return [*strategies(), ABLATION]
 
 
-def progress_bar(description: str, total: int, console) -> Progress:
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
-
-
 def scan_real_source(g, o: ScanOptions) -> RealSource:
     if o.scan_samples < 2:
         raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
@@ -65,7 +60,7 @@ def scan_real_source(g, o: ScanOptions) -> RealSource:
 
 def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
     """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
-    from ..ablation_scan import scan_ablations
+    from ..ranking.ablation import scan_ablations
 
     units = list(only) if only is not None else None
     total = len(units) if units is not None else g.layer(layer).units
@@ -77,7 +72,7 @@ def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cac
 
 def run_suggest(g, scan, real_src, o: ScanOptions, max_units, batch_size, use_cache):
     """Forward selection over the scan's helpful units, with a progress bar on stderr."""
-    from ..ablation_scan import greedy_set
+    from ..ranking.ablation import greedy_set
 
     total = len(scan.helpful())
     with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:

@@ -15,7 +15,7 @@ from ..real_data import RealSource
 from ..scoring import check_kid_subset, score_generator
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      output_resolution, print_json)
-from .scan_opts import progress_bar
+from ..progress import progress_bar
 from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt
 
 

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..generator import Generator
 from ..hooks import Intervention, Trace
 from ..segmenters import Segmenter, checked_segment
-from ..tally import check_sample_args, tally_unit_stats
+from ..stats.tally import check_sample_args, tally_unit_stats
 from .run import require_spatial
 
 

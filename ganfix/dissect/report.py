@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ..atomic import atomic_write_json, atomic_write_text
 from ..generator import Generator
-from ..tally import tally_unit_stats
+from ..stats.tally import tally_unit_stats
 from . import plots
 from .result import LayerDissection
 from .tiles import unit_strip

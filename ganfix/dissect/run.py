@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..generator import Generator
 from ..hooks import Trace
 from ..segmenters import Segmenter, checked_segment, segmenter_identity
-from ..tally import check_sample_args, tally_unit_stats
+from ..stats.tally import check_sample_args, tally_unit_stats
 from .iou import IoUStat
 from .result import Criteria, LayerDissection
 from .thresholds import unit_thresholds

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..generator import Generator
 from ..ranking import Ranking, rank_units
 from ..stats import UnitStats
-from ..tally import check_sample_args, tally_unit_stats
+from ..stats.tally import check_sample_args, tally_unit_stats
 from .html import index_html
 from .layout import group_sheet, unit_sheet
 from .overlay import render_tile, upscale

@@ -40,7 +40,7 @@ def build_generator() -> torch.nn.Module:
 
 
 def build_segmenter():
-    from .segmenter import ToySegmenter, load_segnet
+    from .toy_segmenter import ToySegmenter, load_segnet
 
     if not SEGMENTER_WEIGHTS.is_file():
         raise _missing(SEGMENTER_WEIGHTS)

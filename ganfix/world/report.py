@@ -51,7 +51,7 @@ class _Images(torch.utils.data.Dataset):
 def fd_kid(a: torch.Tensor, b: torch.Tensor, kid_subset: int) -> dict:
     import torch_fidelity
 
-    from .features import FEATURE_LAYER, ensure_registered
+    from .toy_extractor import FEATURE_LAYER, ensure_registered
 
     ensure_registered()
     m = torch_fidelity.calculate_metrics(
@@ -98,7 +98,7 @@ def class_freq(labels: torch.Tensor) -> list[float]:
 
 def measure(n: int, seed: int, generator: str | None, n_seg_eval: int = 1000) -> dict:
     from ..generator import load_generator
-    from .segmenter import ToySegmenter, confusion, iou_from_confusion
+    from .toy_segmenter import ToySegmenter, confusion, iou_from_confusion
 
     t0 = time.time()
     seg = ToySegmenter()
@@ -163,7 +163,7 @@ def markdown(r: dict, recipe: dict, seg_recipe: dict) -> str:
              f"seed {recipe.get('args', {}).get('seed')}. Fingerprint `{r['generator_fingerprint']}`. The full recipe "
              "and loss history are in `ganfix/world/assets/toyscenes_generator.json`.\n")
     L.append("## Segmenter `toyscenes`\n")
-    L.append(f"A small U-Net (`ganfix.world.segmenter.SceneSegNet`), trained by `python -m ganfix.world.train_segmenter` "
+    L.append(f"A small U-Net (`ganfix.world.toy_segmenter.SceneSegNet`), trained by `python -m ganfix.world.train_segmenter` "
              f"({seg_recipe.get('steps')} steps, {seg_recipe.get('minutes')} min, one CPU thread). Held-out scenes: "
              f"stream {s['scene_seed']}, {s['n_scenes']} scenes, never used for training.\n")
     L.append(f"| class | IoU |\n|---|---:|")
@@ -172,7 +172,7 @@ def markdown(r: dict, recipe: dict, seg_recipe: dict) -> str:
     L.append(f"| **mean (mIoU)** | **{s['miou']:.3f}** |\n")
     L.append(f"Pixel accuracy {s['pixel_accuracy']:.4f}.\n")
     L.append("## Fréchet distance and KID with the `toyscenes` features\n")
-    L.append("`ganfix.world.features` registers the segmenter's encoder (global-average-pooled 8×8 bottleneck, "
+    L.append("`ganfix.world.toy_extractor` registers the segmenter's encoder (global-average-pooled 8×8 bottleneck, "
              "128-d, feature name `pool`) with torch-fidelity as `toyscenes`, so "
              "`torch_fidelity.calculate_metrics(..., feature_extractor='toyscenes', feature_layer_fid='pool')` "
              "works offline. These distances are **not** comparable with Inception FID values.\n")

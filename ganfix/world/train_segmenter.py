@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..atomic import atomic_torch_save, atomic_write_json
 from .scenes import CLASS_NAMES, render_batch
-from .segmenter import SceneSegNet, confusion, iou_from_confusion, segnet_state_dict
+from .toy_segmenter import SceneSegNet, confusion, iou_from_confusion, segnet_state_dict
 
 
 def parse_args(argv=None) -> argparse.Namespace:

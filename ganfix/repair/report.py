@@ -7,10 +7,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from .generator import Generator
-from .patch import Patch
-from .scoring import verdict
+from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..generator import Generator
+from ..patch import Patch
+from ..scoring import verdict
 
 
 def table_rows(report: dict) -> list[tuple[str, str, str]]:

@@ -4,7 +4,7 @@
 wrapper `ToySegmenter` resizes any input to the training resolution first — scenes rendered at
 another size have objects at another pixel scale, and the net only knows 64×64 scale — then
 upsamples the class logits back.  `SceneSegNet.encode` exposes the encoder for the feature
-extractor (ganfix.world.features).
+extractor (ganfix.world.toy_extractor).
 """
 from __future__ import annotations
 

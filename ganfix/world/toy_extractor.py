@@ -6,7 +6,7 @@ feature map (8×8 at 64 px input), global-average-pooled, is the 'pool' feature 
 role of Inception's 2048-d pool3.  Because it was trained to parse sky/buildings/windows/doors/trees,
 distances in this space respond to missing or malformed objects, blur and colour shifts.
 
-    from ganfix.world.features import ensure_registered, FEATURE_LAYER
+    from ganfix.world.toy_extractor import ensure_registered, FEATURE_LAYER
     ensure_registered()
     torch_fidelity.calculate_metrics(input1=..., input2=..., fid=True, kid=True, cuda=False,
         feature_extractor="toyscenes", feature_layer_fid=FEATURE_LAYER, feature_layer_kid=FEATURE_LAYER)
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.helpers import vassert
 
-from .segmenter import NATIVE_RESOLUTION, load_segnet
+from .toy_segmenter import NATIVE_RESOLUTION, load_segnet
 
 NAME = "toyscenes"
 FEATURE_LAYER = "pool"

@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from .errors import UsageError
-from .stats import UnitStats
+from ..errors import UsageError
+from ..stats import UnitStats
 
 Strategy = Callable[[UnitStats], torch.Tensor]
 _STRATEGIES: dict[str, tuple[Strategy, str]] = {}

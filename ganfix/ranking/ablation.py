@@ -16,12 +16,12 @@ from typing import Callable, Sequence
 
 import torch
 
-from .features import real_features, resolve_extractor
-from .generator import Generator
-from .patch import Patch
-from .ranking import Ranking
-from .real_data import RealSource
-from .scoring import check_kid_subset, fid, generated_features, kid, real_stats
+from ..extractors import real_features, resolve_extractor
+from ..generator import Generator
+from ..patch import Patch
+from .core import Ranking
+from ..real_data import RealSource
+from ..scoring import check_kid_subset, fid, generated_features, kid, real_stats
 
 
 @dataclass

@@ -39,9 +39,9 @@ class Extractor:
             st = Path(self.weights_path).stat()
             ident["weights"] = f"{Path(self.weights_path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
         elif self.name == "toyscenes":
-            from .world import segmenter
+            from .world import toy_segmenter as segmenter
 
-            asset = getattr(segmenter, "WEIGHTS_PATH", None)
+            asset = getattr(segmenter, "SEGMENTER_WEIGHTS", None)
             if asset and Path(asset).exists():
                 ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
         return ident
@@ -60,7 +60,7 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
     if features in ("toyscenes",):
-        from .world.features import ensure_registered
+        from .world.toy_extractor import ensure_registered
 
         ensure_registered()
     if features in ("inception", INCEPTION_NAME):

@@ -1,0 +1,46 @@
+"""`path/to/file.py:factory` generators (the user's own code, imported and run) and latent-shape inference."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import UsageError
+from ..user_code import call_factory
+from .checkpoint import load_strict, read_state, unwrap_state_dict
+
+
+def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
+    for attr in ("z_shape", "latent_shape"):
+        if hasattr(module, attr):
+            return tuple(int(s) for s in getattr(module, attr))
+    dim = None
+    for attr in ("z_dim", "latent_dim", "nz", "dim_z", "zdim"):
+        if isinstance(getattr(module, attr, None), int):
+            dim = getattr(module, attr)
+            break
+    if dim is None:
+        first = next((m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))), None)
+        if first is None:
+            return None
+        dim = first.in_features if isinstance(first, nn.Linear) else first.in_channels
+    with torch.no_grad():
+        for shape in ((dim,), (dim, 1, 1)):
+            try:
+                module(torch.zeros(1, *shape))
+                return shape
+            except Exception:
+                continue
+    return None
+
+
+def load_factory(spec: str, weights: str | None) -> nn.Module:
+    module = call_factory(spec, "generator")
+    if not isinstance(module, nn.Module):
+        raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
+    if weights is not None:
+        wpath = Path(weights)
+        state = unwrap_state_dict(read_state(wpath), wpath)
+        load_strict(module, state, wpath)
+    return module

@@ -1,0 +1,1 @@
+"""The repair workflow: patch → score against random ablations → report → export."""
