@@ -246,7 +246,8 @@ def export_patched(gen: Generator, patch: Patch, out_dir: str | Path, formats=No
         latents = verification_latents(gen, seed)
         refs = {b: hooked_output(gen, patch, z) for b, z in latents.items()}
         plan = plan_fold(gen, patch, latents, refs)
-        meta = {"z_shape": list(gen.z_shape), "output_range": list(gen.output_range), "patch": patch.to_json(),
+        meta = {"z_shape": list(gen.z_shape), "output_range": list(gen.output_range),
+                "image_shape": list(gen.reshape) if getattr(gen, "reshape", None) else None, "patch": patch.to_json(),
                 "fold": plan.to_json(), "source": {"name": gen.name, "fingerprint": gen.fingerprint}}
         example = latents[VERIFY_BATCHES[1]][:2]  # batch 2: sizes 0 and 1 are specialised by torch.export
         if "pt2" in names:

@@ -49,8 +49,8 @@ def _unsafe_entry(data: bytes) -> str | None:
     return None
 
 
-def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module, tuple[int, ...], tuple[float, float] | None]:
-    """(unflattened module, z_shape, output_range recorded by ganfix or None)."""
+def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module, tuple[int, ...], dict]:
+    """(unflattened module, z_shape, {"output_range": (lo, hi), "image_shape": (C, H, W)} as far as ganfix recorded them)."""
     data = path.read_bytes()
     if not trust_pickle:
         why = _unsafe_entry(data)
@@ -72,9 +72,14 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
     shape = tuple(z_shape) if z_shape else _z_shape(meta, program)
     if shape is None:
         raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
+    recorded = {}
     out_range = meta.get("output_range")
-    out_range = tuple(float(v) for v in out_range) if isinstance(out_range, list) and len(out_range) == 2 else None
-    return module, shape, out_range
+    if isinstance(out_range, list) and len(out_range) == 2 and all(isinstance(v, (int, float)) for v in out_range):
+        recorded["output_range"] = tuple(float(v) for v in out_range)
+    image_shape = meta.get("image_shape")
+    if isinstance(image_shape, list) and len(image_shape) == 3 and all(isinstance(v, int) and v > 0 for v in image_shape):
+        recorded["image_shape"] = tuple(image_shape)
+    return module, shape, recorded
 
 
 def _z_shape(meta: dict, program) -> tuple[int, ...] | None:
