@@ -108,6 +108,7 @@ class Export:
     batches: tuple[int, ...] = VERIFY_BATCHES
     tolerance: float = EXPORT_TOLERANCE
     notes: list[str] = field(default_factory=list)
+    image_shape: tuple[int, int, int] | None = None  # flat outputs are viewed as images of this shape
 
     @property
     def folded(self) -> bool:
@@ -155,6 +156,7 @@ class Export:
                              "seed": self.seed, "sample_ids": "disjoint per batch size, from 0",
                              "tolerance": self.tolerance, "max_abs_diff": self.max_abs_diff()},
             "z_shape": list(self.z_shape), "output_range": list(self.output_range),
+            "image_shape": list(self.image_shape) if self.image_shape else None,
             "patch_json": where(self.patch_json), "notes": self.notes,
         }
         return data
@@ -165,7 +167,8 @@ class Export:
         z = f"z = torch.randn(N, {', '.join(map(str, self.z_shape))})"
         head = (f"Patched generator: `{self.patch.layer}` units {', '.join(map(str, self.patch.units))} "
                 f"({self.patch.kind}, r' = r·(1 − α) + α·k). Latents: `{z}`; images in "
-                f"{self.output_range[0]:g}…{self.output_range[1]:g}.")
+                f"{self.output_range[0]:g}…{self.output_range[1]:g}"
+                + (f" (flat outputs: `images.view(N, {', '.join(map(str, self.image_shape))})`)." if self.image_shape else "."))
         return head + "\n\n" + export_markdown(self.to_json()) + "\n"
 
 
@@ -273,7 +276,8 @@ def export_patched(gen: Generator, patch: Patch, out_dir: str | Path, formats=No
                                {int(b): d for b, d in results[fmt]["max_abs_diff"].items()},
                                LOAD_LINES[fmt].format(path=FORMATS[fmt])) for fmt in names}
     result = Export(out_dir, files, out_dir / WEIGHTS_FILE, out_dir / STATE_DICT_FILE if plan.folded else None,
-                    out_dir / "patch.json", plan, patch, tuple(gen.z_shape), tuple(gen.output_range), seed, notes=notes)
+                    out_dir / "patch.json", plan, patch, tuple(gen.z_shape), tuple(gen.output_range), seed, notes=notes,
+                    image_shape=tuple(gen.reshape) if getattr(gen, "reshape", None) else None)
     for name, data in staged.items():  # verified: now write, each file atomically
         atomic_write_bytes(out_dir / name, data)
     for name in ALL_FILES:  # files of an earlier export that this one does not replace would contradict patch.json
