@@ -36,7 +36,9 @@ def module_type(gen, name: str) -> str:
 def _is(gen, name: str, types) -> bool:
     m = _module(gen, name)
     # Scripted or custom norms (PixelNorm, BatchNorm2d in a TorchScript file) are known by their class name.
-    return isinstance(m, types) or (types is NORM_TYPES and re.search(r"Norm(\d+d)?$", module_type(gen, name)) is not None)
+    # A .pt2 export's modules carry their recorded class name (ganfix.loaders.pt2) as original_name.
+    return isinstance(m, types) or (types is NORM_TYPES and re.search(r"Norm(\d+d)?$", module_type(gen, name)) is not None) \
+        or (m is not None and getattr(m, "original_name", None) in {t.__name__ for t in types})
 
 
 def _after(gen, name: str) -> list[str]:

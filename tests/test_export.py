@@ -208,10 +208,13 @@ def test_pt2_is_a_gen_spec_with_the_original_layer_names(models, dcgan_export):
     gen, patch, result, reloaded, _ = dcgan_export
     assert reloaded.z_shape == gen.z_shape and reloaded.output_range == gen.output_range
     assert [(i.name, i.shape) for i in reloaded.layers.values()] == [(i.name, i.shape) for i in gen.layers.values()]
-    res = runner.invoke(app, ["layers", str(result.pt2), "--json"])
-    assert res.exit_code == 0, res.output
-    names = [row["name"] for row in json.loads(res.output)["layers"]]
-    assert names == list(gen.top_layers()) and names[:3] == ["main.0", "main.1", "main.2"]
+    rows = {}
+    for spec in (str(result.pt2), gen.name):
+        res = runner.invoke(app, ["layers", spec, "--json"])
+        assert res.exit_code == 0, res.output
+        rows[spec] = [(r["name"], r["type"], r["shape"], r["note"]) for r in json.loads(res.output)["layers"]]
+    assert rows[str(result.pt2)] == rows[gen.name]  # same names, module types, shapes and notes as the original
+    assert [r[:2] for r in rows[gen.name][:3]] == [("main.0", "ConvTranspose2d"), ("main.1", "BatchNorm2d"), ("main.2", "ReLU")]
     # a patched layer reads the patched activations, as under patch.applied
     z = gen.latents(range(3), 2)
     from ganfix.hooks import Trace

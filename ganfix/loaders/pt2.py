@@ -63,6 +63,7 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
         module = torch.export.unflatten(program)
     except Exception as exc:
         raise UsageError(f"could not load torch.export archive {path}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}") from None
+    _name_types(program, module)
     try:
         meta = json.loads(extra[META_FILE]) if extra[META_FILE] else {}
     except (ValueError, TypeError):
@@ -80,6 +81,21 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
     if isinstance(image_shape, list) and len(image_shape) == 3 and all(isinstance(v, int) and v > 0 for v in image_shape):
         recorded["image_shape"] = tuple(image_shape)
     return module, shape, recorded
+
+
+def _name_types(program, module: nn.Module) -> None:
+    """Unflattened submodules are all InterpreterModules: give each the class name the export recorded
+    (as TorchScript modules carry `original_name`), so `ganfix layers` shows ConvTranspose2d, BatchNorm2d, …"""
+    kinds: dict[str, str] = {}
+    for node in program.graph.nodes:
+        for entry in (node.meta.get("nn_module_stack") or {}).values():
+            if isinstance(entry, (tuple, list)) and len(entry) == 2:
+                path, kind = entry
+                name = kind.__name__ if isinstance(kind, type) else str(kind).rsplit(".", 1)[-1].strip("'<>")
+                kinds.setdefault(str(path), name)
+    for name, sub in module.named_modules():
+        if name in kinds and not hasattr(sub, "original_name"):
+            sub.original_name = kinds[name]
 
 
 def _z_shape(meta: dict, program) -> tuple[int, ...] | None:
