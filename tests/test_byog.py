@@ -96,7 +96,8 @@ def test_flat_mlp_outputs_with_image_shape(files, tmp_path, monkeypatch):
     ok(runner.invoke(app, ["repair", *gen, "--annotations", str(ann), "--out", str(out), "--samples", "40",
                            "--random-draws", "2", "--bootstrap", "10", "--features", FEATURES,
                            "--real", str(files / "real28")]))
-    assert (out / "export" / "patched_generator.ts").exists() and (out / "before_after.png").exists()
+    assert (out / "export" / "patched_generator.pt2").exists() and (out / "before_after.png").exists()
+    assert json.loads((out / "export" / "patch.json").read_text())["export"]["image_shape"] == [1, 28, 28]
     score = json.loads(ok(runner.invoke(app, ["score", *gen, "--annotations", str(ann), "--samples", "40",
                                               "--features", FEATURES, "--real", str(files / "real28"),
                                               "--json"])).stdout)

@@ -302,3 +302,16 @@ def test_a_pt2_with_code_in_a_pickle_is_refused_without_trust(dcgan_export, tmp_
     with pytest.raises(UsageError, match="--trust-pickle"):
         load_generator(str(evil), device="cpu")
     assert not marker.exists()
+
+
+def test_a_pt2_gen_can_be_patched_and_exported_again(dcgan_export, tmp_path):
+    gen, first, result, reloaded, _ = dcgan_export
+    second = Patch("main.3", [0, 2], fingerprint=reloaded.fingerprint)
+    again = export_patched(reloaded, second, tmp_path / "again")
+    assert again.fold.rule == "mask-buffers" and "torch.export program" in again.fold.detail
+    twice = load_generator(str(again.pt2), device="cpu")
+    assert list(twice.top_layers()) == list(gen.top_layers())
+    z = gen.latents(range(4), 5)
+    with torch.no_grad(), first.applied(gen), Patch("main.3", [0, 2]).applied(gen):
+        both = gen(z)
+    assert (twice(z) - both).abs().max() <= 1e-5

@@ -175,6 +175,9 @@ def find_fold(root: nn.Module, layer: str, units: list[int], z: torch.Tensor) ->
         if nxt is None or nxt == current:
             break
         current = nxt
+    if type(root.get_submodule(layer)).__name__ == "InterpreterModule":
+        return not_folded(f"{layer} is part of a loaded torch.export program (graph modules, no weights to zero "
+                          "by rule); unit mask kept as buffers")
     stop = f" (stopped at {current}: {type(root.get_submodule(current)).__name__})" if current != layer else ""
     return not_folded(f"{layer}'s output does not come from conv/linear/norm weights through f(0) = 0 "
                       f"activations{stop}; unit mask kept as buffers")
