@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         stride: int = typer.Option(1, "--stride", help="Sweep: grid stride in layer cells."),
         patch: int = typer.Option(1, "--patch", help="Sweep: inserted square size in layer cells."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
@@ -70,13 +71,13 @@ def register(app: typer.Typer) -> None:
         n = min(n, d)
         with progress_bar("insertion values", samples, err_console) as bar:
             t = bar.add_task("v", total=samples)
-            value = insertion_values(g, seg, layer, cls, samples, seed, batch_size, insert_value)
+            value = insertion_values(g, seg, layer, cls, samples, seed, batch_size, insert_value, use_cache=not no_cache)
             bar.advance(t, samples)
         dis = None
         if fixed is None or select == "iou":
             with progress_bar(f"dissect {layer}", 2 * samples, err_console) as bar:
                 t = bar.add_task("d", total=2 * samples)
-                dis = dissect(g, [layer], seg, samples, seed, batch_size, on_batch=lambda k: bar.advance(t, k))[layer]
+                dis = dissect(g, [layer], seg, samples, seed, batch_size, use_cache=not no_cache, on_batch=lambda k: bar.advance(t, k))[layer]
         scores_note = "iou"
         if fixed is not None:
             chosen, scores, scores_note = list(fixed), [None] * len(fixed), "given"

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
         no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
             with progress_bar("scoring", n_total, err_console) as bar:
                 task = bar.add_task("score", total=n_total)
                 report = score_repair(g, patch, real_src, features, samples, seed, random_draws, select, pool, bootstrap,
-                                      inception_weights, kid_subset_size, batch_size,
+                                      inception_weights, kid_subset_size, batch_size, use_cache=not no_cache,
                                       progress=lambda name, n, total: bar.advance(task, n))
         export = export_patched(g, patch, out / "export", seed=seed).to_dict()
         if report is not None:

@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..generator import Generator, resolve_device
 from ..models.progan import looks_like_progan, progan_from_state_dict
 from ..user_code import is_factory_spec
-from .checkpoint import read_state, unwrap_state_dict
+from .checkpoint import one_line, read_state, unwrap_state_dict
 from .factory import infer_z_shape, load_factory
 from .stylegan_pickle import StyleGANAdapter
 from .torchscript import is_torchscript, load_torchscript
@@ -44,7 +44,7 @@ def load_generator(
         return Generator(module, z_shape or builtin.z_shape, out_range or builtin.output_range, name=spec, device=dev)
 
     if is_factory_spec(spec):
-        module = load_factory(spec, weights)
+        module = load_factory(spec, weights, trust_pickle)
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape (e.g. --z-shape 128,1,1)")
@@ -78,7 +78,7 @@ def load_generator(
                          "for other architectures use path/to/model.py:factory --weights ckpt")
     try:
         module = progan_from_state_dict(state)
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise UsageError(f"{path}: ProGAN state dict is inconsistent: {str(exc).splitlines()[0][:200]}") from None
+    except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(f"{path}: ProGAN state dict is inconsistent: {one_line(exc)}") from None
     shape = tuple(z_shape) if z_shape else (module.z_dim,)
     return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)

@@ -35,12 +35,12 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
     return None
 
 
-def load_factory(spec: str, weights: str | None) -> nn.Module:
+def load_factory(spec: str, weights: str | None, trust_pickle: bool = False) -> nn.Module:
     module = call_factory(spec, "generator")
     if not isinstance(module, nn.Module):
         raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
     if weights is not None:
         wpath = Path(weights)
-        state = unwrap_state_dict(read_state(wpath), wpath)
+        state = unwrap_state_dict(read_state(wpath, trust_pickle), wpath)
         load_strict(module, state, wpath)
     return module
