@@ -53,6 +53,7 @@ class Generator:
         output_range: Sequence[float] = (-1.0, 1.0),
         name: str = "generator",
         device: str | torch.device | None = "cpu",
+        code_identity: str | None = None,
     ):
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
@@ -64,6 +65,7 @@ class Generator:
             raise UsageError(f"--output-range must be lo,hi with lo < hi, got {lo},{hi}")
         self.output_range = (lo, hi)
         self.name = name
+        self.code_identity = code_identity  # extra code identity for the fingerprint (a factory file's hash)
         self._fingerprint: str | None = None
         self._layers: dict[str, LayerInfo] | None = None
 
@@ -71,7 +73,7 @@ class Generator:
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = fingerprint_module(self.module)
+            self._fingerprint = fingerprint_module(self.module, extra_code=self.code_identity)
         return self._fingerprint
 
     # -- sampling -------------------------------------------------------------------------------

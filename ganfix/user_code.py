@@ -4,6 +4,7 @@ This imports and runs that file, with the user's privileges: it is meant for the
 (the README and --help say so). Checkpoints, by contrast, never run code unless --trust-pickle."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def is_factory_spec(spec: str) -> bool:
         return False
     file_part, name = spec.rsplit(":", 1)
     return file_part.endswith(".py") and name.isidentifier()
+
+
+def factory_identity(spec: str) -> str:
+    """What a file.py:factory spec's code is: the sha256 of the file's bytes and the factory's name
+    (not its path: the same file elsewhere is the same model)."""
+    file_part, factory_name = spec.rsplit(":", 1)
+    try:
+        digest = hashlib.sha256(Path(file_part).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file_part}: {exc.strerror or exc}") from None
+    return f"factory {factory_name} in file sha256 {digest}"
 
 
 def call_factory(spec: str, what: str = "generator") -> object:

@@ -61,6 +61,78 @@ def tiny_gen(folder: Path, name: str, tail: str = "return x") -> str:
     return f"{write(folder / f'{name}.py', TINY_GEN.replace('{tail}', tail))}:factory"
 
 
+# -- item 2: the fingerprint includes code -----------------------------------------------------------
+
+def _script(path: Path, double: bool) -> Path:
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = torch.nn.Linear(8, 3 * 16 * 16)
+
+        def forward(self, z):
+            return torch.tanh(self.l(z)).view(-1, 3, 16, 16)
+
+    class Net2(Net):
+        def forward(self, z):
+            return torch.tanh(2 * self.l(z)).view(-1, 3, 16, 16)
+
+    torch.manual_seed(0)
+    net = (Net2 if double else Net)()
+    net.z_dim = 8
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream, still the portable format
+        torch.jit.save(torch.jit.script(net), str(path))
+    return path
+
+
+FINGERPRINT_CASES = [
+    # (what, make spec A, make spec B, same fingerprint expected)
+    ("two factories, one state dict, different forward",
+     lambda d: tiny_gen(d / "a", "g"), lambda d: tiny_gen(d / "b", "g", "return -x"), False),
+    ("two TorchScript files, same weights, different forward",
+     lambda d: str(_script(d / "a.ts", False)), lambda d: str(_script(d / "b.ts", True)), False),
+    ("the same factory file in another folder",
+     lambda d: tiny_gen(d / "a", "g"), lambda d: tiny_gen(d / "elsewhere", "g"), True),
+    ("the same TorchScript file twice",
+     lambda d: str(_script(d / "a.ts", False)), lambda d: str(_script(d / "c.ts", False)), True),
+]
+
+
+@pytest.mark.parametrize("what, make_a, make_b, same", FINGERPRINT_CASES, ids=[c[0] for c in FINGERPRINT_CASES])
+def test_2_fingerprint_includes_code(tmp_path, what, make_a, make_b, same):
+    from ganfix.generator import load_generator
+
+    a, b = load_generator(make_a(tmp_path)), load_generator(make_b(tmp_path))
+    assert (a.fingerprint == b.fingerprint) == same, what
+
+
+def test_2_different_forward_gets_its_own_scores(tmp_path):
+    # Found: the second factory read the first one's cached features and printed the same FD.
+    specs = [tiny_gen(tmp_path / "a", "g"), tiny_gen(tmp_path / "b", "g", "return x.flip(-1).abs()")]
+    fds = []
+    for spec in specs:
+        res = run("score", spec, "--features", "toyscenes", "--samples", 16, "--real", "world", "--json")
+        assert res.exit_code == 0, res.output
+        fds.append(json.loads(res.stdout)["fid"])
+    assert fds[0] != fds[1], fds
+
+
+def test_2_normalised_source_ignores_comments_and_docstrings_only():
+    from ganfix.fingerprint import normalised_source
+
+    base = "class A:\n    def f(self, x):\n        return x + 1\n"
+    assert normalised_source(base) == normalised_source(
+        'class A:  # note\n    """doc"""\n\n    def f(self, x):\n        "doc"\n        return x + 1  # more\n')
+    assert normalised_source(base) != normalised_source(base.replace("x + 1", "x + 2"))
+
+
+@pytest.mark.parametrize("command", ["score", "repair", "check", "demo", "rank", "annotate", "dissect", "ace"])
+def test_2_every_caching_command_has_no_cache(command):
+    assert "--no-cache" in run(command, "--help").output
+
+
 # -- item 3: NaN/Inf in scoring ----------------------------------------------------------------------
 
 NAN_TAIL = "return torch.where((z[:, 0] > 1.5).view(-1, 1, 1, 1), torch.full_like(x, float('nan')), x)"

@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import UsageError
 from ..generator import Generator, resolve_device
 from ..models.progan import looks_like_progan, progan_from_state_dict
-from ..user_code import is_factory_spec
+from ..user_code import factory_identity, is_factory_spec
 from .checkpoint import one_line, read_state, unwrap_state_dict
 from .factory import infer_z_shape, load_factory
 from .stylegan_pickle import StyleGANAdapter
@@ -48,7 +48,8 @@ def load_generator(
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape (e.g. --z-shape 128,1,1)")
-        return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+        return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev,
+                         code_identity=factory_identity(spec))
 
     path = Path(spec)
     if weights is not None:
