@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .cache import cache_key, load_cached, save_cached
+from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import NonFiniteSamples, UsageError
 from .extractors import Extractor, extract, real_features, resolve_extractor
 from .generator import Generator
@@ -97,11 +97,11 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     Cached by generated_features_key, so an identical re-run (e.g. the same checkpoint in CI) is cheap."""
     key = generated_features_key(gen, ids, seed, extractor, patch)
     if use_cache:
-        hit = load_cached("gen_features", key)
-        if hit is not None and hit["features"].shape[0] == len(ids):
+        hit = load_cached("gen_features", key, validate=features_validator(len(ids)))
+        if hit is not None:
             if on_batch:
                 on_batch(len(ids))
-            return hit["features"]
+            return hit
     feats = []
     bad_images: list[int] = []  # sample ids whose image holds NaN/Inf (to_uint8 would turn them into black pixels)
     bad_feats: list[int] = []

@@ -309,3 +309,146 @@ def test_12_check_names_the_config_found_in_a_parent_folder(tmp_path, monkeypatc
     res = run("check")  # no gates: exit 2, but only after saying which file it read
     assert res.exit_code == 2
     assert f"using config {tmp_path / 'ganfix.toml'} (found in a parent folder)" in " ".join(res.output.split()), res.output
+
+
+# -- item 7: real data -----------------------------------------------------------------------------------
+
+def _png(path: Path, width: int, height: int, depth: int, color: int, rows: bytes | None = None) -> Path:
+    """A PNG written byte by byte (so headers can claim anything)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    raw = rows if rows is not None else b"\0" * 16
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def _gray16(path: Path, value: int, size: int = 8) -> Path:
+    row = b"\0" + value.to_bytes(2, "big") * size
+    return _png(path, size, size, 16, 0, row * size)
+
+
+@pytest.mark.parametrize("value, expect", [(32768, 128), (65535, 255), (0, 0), (1000, 4)])
+def test_7_sixteen_bit_png_is_scaled_not_white(tmp_path, value, expect):
+    from ganfix.real_data import read_rgb
+
+    arr = read_rgb(_gray16(tmp_path / "g.png", value), 8)
+    assert arr.shape == (8, 8, 3) and int(arr.max()) == int(arr.min()) == expect  # found: all 255
+
+
+def test_7_world_render_folder_gives_only_its_images(tmp_path):
+    from ganfix.real_data import RealSource
+
+    res = run("world", "render", "--n", 3, "--out", tmp_path / "scenes", "--resolution", 32)
+    assert res.exit_code == 0, res.output
+    src = RealSource.from_spec(str(tmp_path / "scenes"), resolution=32)
+    files = src._files(tmp_path / "scenes")
+    assert src.available() == 3 and all(f.parent.name == "images" for f in files)  # found: 6, masks included
+    # Any folder: masks/ subfolders are never read as real images.
+    (tmp_path / "mine" / "masks").mkdir(parents=True)
+    for name in ("a.png", "masks/a.png"):
+        (tmp_path / "mine" / name).write_bytes((files[0]).read_bytes())
+    assert RealSource.from_spec(str(tmp_path / "mine")).available() == 1
+
+
+@pytest.mark.parametrize("width, height, env, needle", [
+    (30_000, 30_000, None, "decompression bomb"),          # 900 Mpx claimed by a tiny file
+    (100_000, 100_000, None, "decompression bomb"),        # beyond Pillow's own limit
+    (16, 16, "100", "more than the 100 allowed"),           # the cap is configurable
+])
+def test_7_oversized_images_are_refused_in_one_line(tmp_path, monkeypatch, width, height, env, needle):
+    monkeypatch.delenv("GANFIX_MAX_IMAGE_PIXELS", raising=False)
+    if env:
+        monkeypatch.setenv("GANFIX_MAX_IMAGE_PIXELS", env)
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for i in range(4):
+        _png(folder / f"{i}.png", width, height, 8, 2)
+    spec = tiny_gen(tmp_path, "g")
+    res = run("score", spec, "--features", "toyscenes", "--samples", 4, "--real", folder, "--no-cache")
+    one_line(res, 2, needle)
+
+
+# -- item 8: caches ----------------------------------------------------------------------------------------
+
+def _flip_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) * 3 // 4] ^= 0x10  # inside the tensor bytes
+    path.write_bytes(bytes(data))
+
+
+def _wrong_structure(path: Path) -> None:
+    from ganfix.cache import encode_entry
+
+    path.write_bytes(encode_entry({"features": "not a tensor"}))  # a valid, checksummed torch entry
+
+
+def _old_format(path: Path) -> None:
+    torch.save({"features": torch.zeros(3, 3)}, path)  # a plain torch file, no checksum
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize("damage", [_flip_bit, _wrong_structure, _old_format, _truncate],
+                         ids=["bit-flip", "wrong-structure", "unchecksummed", "truncated"])
+def test_8_damaged_cache_entry_is_recomputed(tmp_path, monkeypatch, damage):
+    import ganfix.cache
+
+    monkeypatch.setenv("GANFIX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ganfix.cache, "_warned", set())
+    spec = tiny_gen(tmp_path, "g")
+    args = ("score", spec, "--features", "toyscenes", "--samples", 16, "--real", "world", "--json")
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    entries = list((tmp_path / "cache" / "gen_features").glob("*.pt"))
+    assert len(entries) == 1
+    damage(entries[0])
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    # Found: a flipped bit was used silently (FID 23,562,130); now the entry is recomputed, and said so once.
+    assert json.loads(again.stdout)["fid"] == json.loads(first.stdout)["fid"]
+    assert again.stderr.count("ignored a damaged gen_features cache entry") == 1, again.stderr
+    third = run(*args)  # the entry was rewritten: a clean hit, nothing said
+    assert "damaged" not in third.stderr and json.loads(third.stdout)["fid"] == json.loads(first.stdout)["fid"]
+
+
+def _same_size_same_mtime(f: Path) -> None:
+    st = f.stat()
+    data = bytearray(f.read_bytes())
+    data[-10] ^= 0xFF  # pixel bytes of an uncompressed BMP: the size stays
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _replaced_by_copy(f: Path) -> None:
+    st = f.stat()
+    tmp = f.with_suffix(".tmp")
+    data = bytearray(f.read_bytes())
+    data[-20] ^= 0xFF
+    tmp.write_bytes(bytes(data))
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp, f)
+
+
+@pytest.mark.parametrize("edit", [_same_size_same_mtime, _replaced_by_copy], ids=["in-place", "replaced"])
+def test_8_real_folder_identity_follows_content(tmp_path, monkeypatch, edit):
+    from PIL import Image
+
+    from ganfix.real_data import RealSource
+
+    monkeypatch.setenv("GANFIX_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for i in range(4):
+        Image.new("RGB", (8, 8), (40 * i, 10, 200)).save(folder / f"{i}.bmp")
+    src = RealSource.from_spec(str(folder), resolution=8)
+    before = src.identity(4)
+    assert src.identity(4) == before  # stable (and the second call reads the remembered digests)
+    edit(folder / "2.bmp")
+    assert src.identity(4) != before
