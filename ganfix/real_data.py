@@ -45,8 +45,44 @@ def _png_bit_depth(path: Path) -> int | None:
     return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 25 else None
 
 
+def _too_large(path: Path, w: int, h: int, limit: int) -> UsageError:
+    return UsageError(f"image {path} is {w}×{h} = {w * h:,} pixels, more than the {limit:,} allowed "
+                      "(a decompression bomb?); shrink it, or raise GANFIX_MAX_IMAGE_PIXELS if you trust it")
+
+
+def _bomb(path: Path) -> UsageError:
+    return UsageError(f"image {path} claims more pixels than Pillow's limit allows (a decompression bomb?); "
+                      "refused before decoding it")
+
+
+def image_header(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, (width, height)) from the header only; oversized or unreadable images are one UsageError line."""
+    import warnings
+
+    from PIL import Image
+
+    limit = max_image_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                mode, (w, h) = im.mode, im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bomb(path) from None
+    except Exception as exc:  # noqa: BLE001 — Pillow raises many types for corrupt files
+        raise UsageError(f"cannot read image {path}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
+    if w * h > limit:
+        raise _too_large(path, w, h, limit)
+    return mode, (w, h)
+
+
 def read_rgb(path: Path, resolution: int) -> np.ndarray:
-    """One real image as uint8 [R, R, 3]: 16-bit images scaled to 8 bits (not clipped to white),
+    """One real image as uint8 [R, R, 3] (see read_image)."""
+    return read_image(path, (resolution, resolution), "RGB")
+
+
+def read_image(path: Path, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
+    """One real image as uint8 [H, W, C] of `size` (W, H) in `mode` (RGB or L): 16-bit images scaled to 8 bits (not clipped to white),
     oversized images refused before decoding, every failure one UsageError line."""
     import warnings
 
@@ -59,25 +95,23 @@ def read_rgb(path: Path, resolution: int) -> np.ndarray:
             with Image.open(path) as im:
                 w, h = im.size
                 if w * h > limit:
-                    raise UsageError(f"image {path} is {w}×{h} = {w * h:,} pixels, more than the {limit:,} allowed "
-                                     "(a decompression bomb?); shrink it, or raise GANFIX_MAX_IMAGE_PIXELS if you trust it")
+                    raise _too_large(path, w, h, limit)
                 if im.mode.startswith("I;16") or im.mode == "I":
                     arr = np.asarray(im).astype(np.float64)
                     sixteen = im.mode.startswith("I;16") or _png_bit_depth(path) == 16 or arr.max() > 255
                     arr = np.clip(np.round(arr / 257.0 if sixteen else arr), 0, 255).astype(np.uint8)
-                    im = Image.fromarray(arr, mode="L")
+                    im = Image.fromarray(arr)
                 elif im.mode == "F":
                     arr = np.asarray(im).astype(np.float64)
-                    im = Image.fromarray(np.clip(np.round(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8), mode="L")
-                im = im.convert("RGB")
-                if im.size != (resolution, resolution):
-                    im = im.resize((resolution, resolution), Image.BILINEAR)
+                    im = Image.fromarray(np.clip(np.round(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8))
+                im = im.convert(mode)
+                if im.size != tuple(size):
+                    im = im.resize(tuple(size), Image.BILINEAR)
                 return np.asarray(im)
     except UsageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UsageError(f"image {path} claims more pixels than Pillow's limit allows (a decompression bomb?); "
-                         "refused before decoding it") from None
+        raise _bomb(path) from None
     except Exception as exc:  # noqa: BLE001 — Pillow raises many types for corrupt files
         raise UsageError(f"cannot read image {path}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
 
@@ -148,18 +182,30 @@ class RealSource:
     kind: str  # "world" or "folder"
     location: str
     seed: int = 1
-    resolution: int = 64
+    resolution: int = 64  # width of the images handed out (the generator's)
+    channels: int = 3  # 1: folder images are read as grey
+    height: int | None = None  # when the generator's images are not square
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.height or self.resolution, self.resolution)
+
+    @property
+    def label(self) -> str:
+        """What reports say the real set is: 'world' or the folder."""
+        return "world" if self.kind == "world" else self.location
 
     @classmethod
-    def from_spec(cls, spec: str, seed: int = 1, resolution: int = 64) -> "RealSource":
+    def from_spec(cls, spec: str, seed: int = 1, resolution: int = 64, channels: int = 3,
+                  height: int | None = None) -> "RealSource":
         if spec == "world":
-            return cls("world", "world", seed, resolution)
+            return cls("world", "world", seed, resolution, channels, height)
         path = Path(spec)
         if not path.is_dir():
             raise UsageError(f"real data {spec!r} is neither 'world' nor a folder of images")
         if not cls._files(path):
             raise UsageError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found in {path}")
-        return cls("folder", str(path), seed, resolution)
+        return cls("folder", str(path), seed, resolution, channels, height)
 
     @staticmethod
     def _files(path: Path) -> list[Path]:
@@ -178,14 +224,21 @@ class RealSource:
             from .world import scenes
 
             version = getattr(scenes, "RENDERER_VERSION", hashlib.sha256(Path(scenes.__file__).read_bytes()).hexdigest()[:16])
-            return {"kind": "world", "renderer": version, "seed": self.seed, "n": n, "resolution": self.resolution}
+            return {"kind": "world", "renderer": version, "seed": self.seed, "n": n, "resolution": self.resolution,
+                    **self._shape_identity()}
         h = hashlib.sha256()
         root = Path(self.location)
         digests = FileDigests(root)
         for p in self._files(root)[:n]:
             h.update(f"{p.relative_to(root)}|{digests.digest(p)}\n".encode())
         digests.save()
-        return {"kind": "folder", "path": str(root.resolve()), "content": h.hexdigest(), "n": n, "resolution": self.resolution}
+        return {"kind": "folder", "path": str(root.resolve()), "content": h.hexdigest(), "n": n, "resolution": self.resolution,
+                **self._shape_identity()}
+
+    def _shape_identity(self) -> dict:
+        # Only when not the historic default (3-channel square), so existing cache keys stay valid.
+        return {**({"channels": self.channels} if self.channels != 3 else {}),
+                **({"height": self.height} if self.height and self.height != self.resolution else {})}
 
     def images(self, n: int) -> torch.Tensor:
         """n real images as uint8 [n, 3, R, R] (folders: first n files in sorted order, resized)."""
@@ -203,7 +256,9 @@ class RealSource:
         files = self._files(Path(self.location))
         if len(files) < n:
             raise UsageError(f"{self.location} has {len(files)} images, fewer than the {n} requested; lower --samples")
-        out = np.empty((n, self.resolution, self.resolution, 3), dtype=np.uint8)
+        h, w = self.size
+        mode = "L" if self.channels == 1 else "RGB"
+        out = np.empty((n, h, w, self.channels), dtype=np.uint8)
         for i, f in enumerate(files[:n]):
-            out[i] = read_rgb(f, self.resolution)
+            out[i] = read_image(f, (w, h), mode).reshape(h, w, self.channels)
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
