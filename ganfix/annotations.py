@@ -3,10 +3,18 @@
 One file per model/layer/set (default `annotations/<model>/<layer>-<set>.json`), bound to the
 model's fingerprint: applying a set to another model is refused unless forced. Saves are atomic;
 a malformed file is reported in one line and left untouched.
+
+Several writers (the labelling page, `ganfix annotate --mark` from a script, an editor) may edit one
+file at a time: `update_file` is a read-merge-write under an exclusive lock (fcntl `flock` on the
+set's folder) that applies only the one change to what is on disk now, and reports which units
+someone else changed since this writer last saw the file. A set path that is a symlink is written
+through to its target (the link stays).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -265,4 +273,69 @@ class AnnotationSet:
         return cls.from_dict(read_annotation_json(path), str(path))
 
     def save(self, path: str | Path) -> Path:
-        return atomic_write_json(path, self.to_dict())
+        """Atomic write; a symlinked path is written through to its target (the link is kept)."""
+        atomic_write_json(write_target(path), self.to_dict())
+        return Path(path)
+
+    def label_snapshot(self) -> dict[int, tuple[bool, str]]:
+        """What a merge compares: (marked, text) per labelled unit."""
+        return {u: (bool(lab.get("marked")), str(lab.get("text", ""))) for u, lab in self.labels.items()}
+
+
+def write_target(path: str | Path) -> Path:
+    """The file a write to `path` must replace: the final target of a symlink (chains resolved), else path."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path):
+    """Exclusive advisory lock for the set at `path`, across processes and threads: a `flock` on the folder
+    that holds its target (no lock file is left beside the set); a no-op where fcntl does not exist (Windows)."""
+    target = write_target(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def external_changes(before: dict[int, tuple[bool, str]], now: dict[int, tuple[bool, str]]) -> list[int]:
+    """Units whose label differs between two snapshots (what another writer changed)."""
+    return sorted(u for u in set(before) | set(now) if before.get(u) != now.get(u))
+
+
+def update_file(path: str | Path, current: AnnotationSet, change, known: dict[int, tuple[bool, str]] | None = None
+                ) -> tuple[AnnotationSet, list[int]]:
+    """Read-merge-write under the set's lock: load the file as it is now (or start from `current` when there
+    is none), apply `change(aset)` to it and write it atomically. Returns the merged set and the units another
+    writer changed since `known` (this writer's last snapshot; None: do not compare). A file on disk that
+    belongs to another model or layer (or is malformed) is refused, never overwritten."""
+    path = Path(path)
+    with file_lock(path):
+        target = write_target(path)
+        if target.exists():
+            disk = AnnotationSet.load(target)
+            if disk.fingerprint != current.fingerprint or disk.layer != current.layer or disk.set_name != current.set_name:
+                raise UsageError(f"{path} now holds set {disk.set_name!r} of layer {disk.layer!r} for model fingerprint "
+                                 f"{disk.fingerprint}, not the one being edited ({current.set_name!r}, {current.layer!r}, "
+                                 f"{current.fingerprint}); not saved — reopen it")
+            if disk.num_units is None:
+                disk.num_units = current.num_units
+        else:
+            disk = AnnotationSet.from_dict(current.to_dict(), str(path))
+            disk.num_units = current.num_units
+        external = external_changes(known, disk.label_snapshot()) if known is not None else []
+        change(disk)
+        disk.save(path)
+    return disk, external

@@ -46,6 +46,15 @@ DEMO_SEED = 2
 def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = 5,
              bootstrap: int = 200, annotations: Path | None = None, sheets: bool = True,
              step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True) -> dict:
+    # Every number checked before any work: a bad one must not leave sheets/ or a half-filled --out behind.
+    from .preflight import check_at_least, check_output_dir
+    from .scoring import check_kid_subset
+
+    check_kid_subset(samples, None)
+    check_at_least(rank_samples, "--rank-samples", 1)
+    check_at_least(random_draws, "--random-draws", 1)
+    check_at_least(bootstrap, "--bootstrap", 0)
+    check_output_dir(out)
     gen = load_generator("toyscenes")
     ann_path = Path(annotations) if annotations else shipped_annotation_path()
     ann = AnnotationSet.load(ann_path)

@@ -152,6 +152,8 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
                     batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
                     offline: bool | None = None) -> dict:
     """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     from .real_sets import offline_features_for
 
     subset = check_kid_subset(samples, kid_subset_size)
@@ -181,6 +183,10 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
                  kid_subsets: int = 100, offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    if bootstrap is not None and bootstrap < 0:  # checked before any work, not after scoring
+        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
     if random_draws < 1:
         raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
     subset = check_kid_subset(samples, kid_subset_size)

@@ -148,6 +148,121 @@ def test_3_non_finite_images_exit_2_naming_the_samples(tmp_path, tail, ids):
         assert f"4 of 40 samples (seed 0, sample ids {ids})" in line, line
 
 
+# -- item 4: lost labels -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def label_server(tmp_path_factory):
+    from annotate_helpers import running_server
+
+    with running_server(tmp_path_factory.mktemp("label")) as s:
+        yield s
+
+
+def _click(server, change) -> dict:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("POST", "/api/label", json.dumps(change).encode(),
+                 {"X-Ganfix-Token": server.token, "Content-Type": "application/json"})
+    res = conn.getresponse()
+    body = json.loads(res.read())
+    conn.close()
+    assert res.status == 200, body
+    return body
+
+
+def _mark_from_script(path: Path, gen_path: Path, units: str):
+    res = run("annotate", gen_path, "--layer", "layer4", "--annotations", path, "--mark", units)
+    assert res.exit_code == 0, res.output
+
+
+LOST_LABEL_CASES = [
+    # (what another writer does while the page is open, units marked on disk at the end)
+    ("--mark from a script, then a page click", "script", [0, 2, 5]),
+    ("an editor rewrites the file, then a page click", "editor", [0, 2, 6]),
+]
+
+
+@pytest.mark.parametrize("what, writer, expect", LOST_LABEL_CASES, ids=[c[1] for c in LOST_LABEL_CASES])
+def test_4_concurrent_writer_survives_a_page_click(label_server, what, writer, expect):
+    from ganfix.annotations import AnnotationSet
+
+    server, path, _ = label_server
+    gen_path = path.parent.parent.parent / "tiny.pt"
+    for u in range(8):  # a clean start for each case
+        _click(server, {"unit": u, "marked": False, "text": ""})
+    _click(server, {"unit": 0, "marked": True})
+    if writer == "script":
+        _mark_from_script(path, gen_path, "5")
+    else:
+        data = json.loads(path.read_text())
+        data["units"] = sorted(data["units"] + [6])
+        path.write_text(json.dumps(data))
+    body = _click(server, {"unit": 2, "marked": True})  # found: this click erased the other writer's unit
+    other = expect[-1]
+    assert AnnotationSet.load(path).units == expect
+    assert body["marked"] == expect and body["external"] == [other] and str(other) in body["note"]
+    assert _click(server, {"unit": 3, "text": "x"})["external"] == []  # reported once
+
+
+def test_4_many_writers_lose_nothing(tmp_path):
+    import threading
+
+    from ganfix.annotations import AnnotationSet, update_file
+
+    path = tmp_path / "set.json"
+    base = AnnotationSet("m", "fp", "layer4", num_units=64)
+    base.save(path)
+    errors = []
+
+    def writer(k):
+        try:
+            for u in range(k * 8, k * 8 + 8):
+                update_file(path, base, lambda s, u=u: s.mark(u))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and AnnotationSet.load(path).units == list(range(48))
+
+
+@pytest.mark.parametrize("chain", [1, 2], ids=["symlink", "symlink-to-symlink"])
+def test_4_symlinked_set_is_written_through(tmp_path, chain):
+    from ganfix.annotations import AnnotationSet, update_file
+
+    target = tmp_path / "real" / "set.json"
+    aset = AnnotationSet("m", "fp", "layer4", num_units=64)
+    aset.save(target)
+    link = target
+    for i in range(chain):
+        new = tmp_path / f"link{i}.json"
+        new.symlink_to(link)
+        link = new
+    update_file(link, aset, lambda s: s.mark(9))
+    assert link.is_symlink() and os.path.realpath(link) == str(target)  # found: the link was replaced by a file
+    assert AnnotationSet.load(target).units == [9]
+    aset.mark(11)
+    aset.save(link)  # a plain save (no merge) writes through too
+    assert link.is_symlink() and AnnotationSet.load(target).units == [11]
+
+
+def test_4_a_file_swapped_for_another_model_is_not_overwritten(tmp_path):
+    from ganfix.annotations import AnnotationSet, update_file
+    from ganfix.errors import UsageError
+
+    path = tmp_path / "set.json"
+    mine = AnnotationSet("m", "fp", "layer4", num_units=64)
+    AnnotationSet("other", "fp2", "layer4", num_units=64).save(path)
+    before = path.read_bytes()
+    with pytest.raises(UsageError, match="not saved"):
+        update_file(path, mine, lambda s: s.mark(1))
+    assert path.read_bytes() == before
+
+
 # -- item 5: internal errors exit 3 ------------------------------------------------------------------
 
 def _crash(*_a, **_k):
@@ -253,6 +368,56 @@ def test_6_pyproject_tool_ganfix_not_a_table(tmp_path, monkeypatch, pyproject, n
     monkeypatch.chdir(tmp_path)  # found by searching, too
     res = run("check")
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+
+
+# -- item 9: validate before computing ---------------------------------------------------------------------
+
+RAISE_TAIL = "raise RuntimeError('mat1 and mat2 shapes cannot be multiplied')"
+TUPLE_TAIL = "return (x, x)"
+FLAT_TAIL = "return x.flatten(1)[:, :10]"
+SCORE = ["--features", "toyscenes", "--samples", "16", "--real", "world"]
+
+VALIDATE_CASES = [
+    # (what was found, argv with {gen}/{file}/{tmp} placeholders, env, words in the one line)
+    ("--out under a file", ["score", "toyscenes", *SCORE, "--out", "{file}/sub"], None, ["is a file"]),
+    ("repair --out under a file", ["repair", "toyscenes", "-a", "{set}", "--out", "{file}/x", *SCORE], None, ["is a file"]),
+    ("unwritable cache dir", ["score", "toyscenes", *SCORE], {"GANFIX_CACHE": "{file}/cache"}, ["cache folder", "--no-cache"]),
+    ("--bootstrap -5", ["repair", "toyscenes", "-a", "{set}", "--out", "{tmp}/r", "--bootstrap", "-5", *SCORE], None,
+     ["--bootstrap must be at least 0"]),
+    ("score -b 0", ["score", "toyscenes", *SCORE, "-b", "0"], None, ["--batch-size must be at least 1"]),
+    ("demo --samples 0 left sheets/", ["demo", "--out", "{tmp}/demo", "--samples", "0"], None, ["--samples 0"]),
+    ("demo --bootstrap -1", ["demo", "--out", "{tmp}/demo", "--bootstrap", "-1"], None, ["--bootstrap"]),
+    ("--z-shape 0", ["score", "{gen}", *SCORE, "--z-shape", "0"], None, ["--z-shape must be positive"]),
+    ("--z-shape huge", ["score", "{gen}", *SCORE, "--z-shape", "100000,100000"], None, ["latent values"]),
+    ("--z-shape that does not fit", ["score", "{gen}", *SCORE, "--z-shape", "7"], None, ["forward pass", "failed"]),
+    ("forward raises", ["score", "{raising}", *SCORE], None, ["forward pass", "RuntimeError"]),
+    ("output is a tuple", ["score", "{tuple}", *SCORE], None, ["not an image"]),
+    ("output is not an image", ["score", "{flat}", *SCORE], None, ["not an image"]),
+    ("TorchScript with a wrong --z-shape", ["score", "{script}", *SCORE, "--z-shape", "5"], None, ["forward pass", "failed"]),
+    ("--junit under a file", ["check", "--config", "{toml}", "--junit", "{file}/j.xml"], None, ["is a file"]),
+]
+
+
+@pytest.mark.parametrize("what, argv, env, words", VALIDATE_CASES, ids=[c[0] for c in VALIDATE_CASES])
+def test_9_bad_input_is_refused_before_any_work(tmp_path, what, argv, env, words):
+    import time
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "afile").write_text("x")
+    shipped = ROOT / "annotations" / "toyscenes" / "layer4-artifacts.json"
+    write(inputs / "ganfix.toml", 'generator = "toyscenes"\nfeatures = "toyscenes"\n[gates]\nmax_fid = 10\n')
+    values = {"file": inputs / "afile", "tmp": tmp_path, "set": shipped, "toml": inputs / "ganfix.toml",
+              "gen": tiny_gen(inputs, "g"), "raising": tiny_gen(inputs, "r", RAISE_TAIL),
+              "tuple": tiny_gen(inputs, "t", TUPLE_TAIL), "flat": tiny_gen(inputs, "f", FLAT_TAIL),
+              "script": str(_script(inputs / "s.ts", False))}
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    started = time.perf_counter()
+    res = run(*[a.format(**values) for a in argv], env={k: v.format(**values) for k, v in (env or {}).items()} or None)
+    one_line(res, 2, *words)
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    assert after == [p for p in before if "__pycache__" not in p.parts], f"left behind: {set(after) - set(before)}"
+    assert time.perf_counter() - started < 30  # before any scoring pass (which takes minutes at these sizes on 2 cores)
 
 
 # -- item 12: honest messages --------------------------------------------------------------------------

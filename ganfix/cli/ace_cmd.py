@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Average causal effect of a unit set on a class: ablate where present, insert where absent."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         from ..dissect import (ablation_curve, average_causal_effect, dissect, insertion_sweep, insertion_values,
                                optimize_unit_mask, require_spatial, select_by_ace, select_by_iou, select_by_mask,
                                single_unit_ace)

@@ -27,6 +27,10 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Score the configured generator and evaluate the quality gates from ganfix.toml."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_file(junit, "--junit")
+        check_output_file(write_baseline, "--write-baseline")
+        check_cache_writable(not no_cache)
         from ..check.config import load_config
         from ..check.gates import run_check
         from ..check.metrics import ScoringMetrics

@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Run rank → sheets → shipped annotation set → repair → score on the toy generator and print Table 1."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)  # numbers: checked by run_demo before any work
         console = console_for(json_output)
         t0 = time.perf_counter()
         n_total = (2 + random_draws) * samples

@@ -70,6 +70,12 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Ablate the annotated units, export the patched generator and score it against random ablation."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_at_least(batch_size, "--batch-size", 1)
+        check_at_least(bootstrap, "--bootstrap", 0)
+        check_at_least(random_draws, "--random-draws", 1)
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         ann = AnnotationSet.load(annotations)  # malformed → one line, file untouched
         if layer is not None:
             ann.check_layer(layer)

@@ -43,6 +43,10 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """FID/KID (torch-fidelity) of GEN's samples 0…N−1 against N real images."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_at_least(batch_size, "--batch-size", 1)
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         if samples < 1:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         check_kid_subset(samples, kid_subset_size)

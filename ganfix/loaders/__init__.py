@@ -43,6 +43,9 @@ def load_generator(
     (e.g. an EMA copy) is listed in the generator's `notes`."""
     from ..registry import builtin_generators, get_builtin_generator
 
+    from ..preflight import check_z_shape
+
+    check_z_shape(z_shape)
     dev = resolve_device(device)
     out_range = tuple(output_range) if output_range else None
     notes: list[str] = []

@@ -25,13 +25,20 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
         if first is None:
             return None
         dim = first.in_features if isinstance(first, nn.Linear) else first.in_channels
+    failures = []
     with torch.no_grad():
         for shape in ((dim,), (dim, 1, 1)):
             try:
                 module(torch.zeros(1, *shape))
                 return shape
-            except Exception:
-                continue
+            except Exception as exc:  # noqa: BLE001 - the user's forward may raise anything
+                failures.append((shape, exc))
+    if failures:  # every guess failed: say what the forward said, so a broken module is not blamed on the shape
+        from ..generator import exception_line
+
+        tried = "; ".join(f"{[1, *s]}: {exception_line(e, 150)}" for s, e in failures)
+        raise UsageError(f"the forward pass failed for every latent shape tried ({tried}); "
+                         "fix the module, or pass --z-shape if none of these shapes is right")
     return None
 
 
