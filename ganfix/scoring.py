@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from . import distributed
 from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import NonFiniteSamples, UsageError
 from .extractors import Extractor, extract, real_features, resolve_extractor
@@ -98,7 +99,8 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     Cached by generated_features_key, so an identical re-run (e.g. the same checkpoint in CI) is cheap."""
     key = generated_features_key(gen, ids, seed, extractor, patch)
     if use_cache:
-        hit = load_cached("gen_features", key, validate=features_validator(len(ids)))
+        hit = distributed.cached_collectively(
+            lambda: load_cached("gen_features", key, validate=features_validator(len(ids))))
         if hit is not None:
             if on_batch:
                 on_batch(len(ids))
@@ -110,8 +112,9 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     if ctx is not None:
         ctx.__enter__()
     try:
-        for lo in range(0, len(ids), batch_size):
-            batch_ids = ids[lo:lo + batch_size]
+        mine = distributed.shard(len(ids))  # positions in ids: all of them, or this rank's block under torchrun
+        for lo in range(mine.start, mine.stop, batch_size):
+            batch_ids = ids[lo:min(lo + batch_size, mine.stop)]
             raw = gen.module(gen.latents(batch_ids, seed))
             finite = torch.isfinite(raw.reshape(raw.shape[0], -1)).all(1).cpu()
             bad_images += [i for i, ok in zip(batch_ids, finite.tolist()) if not ok]
@@ -120,12 +123,16 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
             bad_feats += [i for i, ok in zip(batch_ids, torch.isfinite(f).all(1).tolist()) if not ok]
             feats.append(f)
             if on_batch:
-                on_batch(len(batch_ids))
+                on_batch(len(batch_ids) * distributed.world_size())
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
+    # under torchrun: every rank's block, concatenated in rank order = the ids' order; every rank sees every
+    # rank's non-finite ids, so all of them refuse together (no rank left waiting in a collective)
+    bad_images = [i for part in distributed.gather(bad_images) for i in part]
+    bad_feats = [i for part in distributed.gather(bad_feats) for i in part]
     check_finite_samples(gen, ids, seed, patch, bad_images, bad_feats, extractor)
-    out = torch.cat(feats)
+    out = torch.cat([f for f in distributed.gather(torch.cat(feats) if feats else None) if f is not None])
     if use_cache:
         save_cached("gen_features", key, {"features": out})
     return out
