@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "repair_cmd",
     "score_cmd",
     "check_cmd",
+    "study_cmd",
     "dissect_cmd",
     "ace_cmd",
     "world_cmd",
