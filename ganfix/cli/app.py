@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "score_cmd",
     "check_cmd",
     "study_cmd",
+    "paint_cmd",
     "dissect_cmd",
     "ace_cmd",
     "world_cmd",
