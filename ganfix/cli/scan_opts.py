@@ -17,8 +17,8 @@ ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablatio
 ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
 ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation: feature extractor: inception "
                                "(needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
-                           "or a folder of images.")
+ScanRealOpt = typer.Option(None, "--real", help="With --by ablation: real images, a folder of images or 'world' (the "
+                           "embedded renderer); required except for built-in generators, which name their own.")
 ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
@@ -35,13 +35,13 @@ class ScanOptions:
     """What the `ablation` ranking scores against: --scan-samples, --features, --real, --real-seed, --inception-weights."""
     scan_samples: int = 1000
     features: str = "inception"
-    real: str = "world"
+    real: Optional[str] = None
     real_seed: int = 1
     inception_weights: Optional[str] = None
 
 
 scan_options = option_group("scan_opts", ScanOptions, [
-    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, str),
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, Optional[str]),
     ("real_seed", ScanRealSeedOpt, int), ("inception_weights", ScanInceptionOpt, Optional[str])])
 
 
@@ -52,10 +52,9 @@ def ranking_names() -> list[str]:
 def scan_real_source(g, o: ScanOptions) -> RealSource:
     if o.scan_samples < 2:
         raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
-    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=output_resolution(g))
-    if real_src.available() is not None and real_src.available() < o.scan_samples:
-        raise UsageError(f"{o.real} has {real_src.available()} images, fewer than --scan-samples {o.scan_samples}")
-    return real_src
+    from ..real_sets import real_source_for
+
+    return real_source_for(g, o.real, o.real_seed, samples=o.scan_samples)
 
 
 def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
