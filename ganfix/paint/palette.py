@@ -67,6 +67,21 @@ def _color(name: str, i: int) -> str:
     return COLORS.get(name, FALLBACK[i % len(FALLBACK)])
 
 
+def _probe(gen, segmenter: Segmenter) -> None:
+    """One line instead of a traceback when the segmenter cannot read this generator's images."""
+    from ..segmenters import checked_segment
+
+    with torch.no_grad():
+        img = gen.to_signed(gen(gen.latents([0], 0)))
+    try:
+        checked_segment(segmenter, img)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here is a mismatch between the two
+        raise UsageError(f"segmenter {getattr(segmenter, 'spec', '')!r} cannot segment this generator's images "
+                         f"(shape {tuple(img.shape[1:])}): {exc}; give a matching --segmenter file.py:factory") from None
+
+
 def find_palette(gen, segmenter: Segmenter, layer: str, classes: list[str] | None = None, n: int = 8,
                  samples: int = 200, seed: int = 0, batch_size: int = 32, fixed: dict[str, list[int]] | None = None,
                  select: str = "iou", insert_value: str = "q0.99", candidates: int = 16, ace_samples: int = 32,
@@ -79,6 +94,7 @@ def find_palette(gen, segmenter: Segmenter, layer: str, classes: list[str] | Non
         raise UsageError(f"--n must be at least 1, got {n}")
     if select not in ("iou", "ace"):
         raise UsageError(f"--select must be iou or ace, got {select!r}")
+    _probe(gen, segmenter)
     fixed = dict(fixed or {})
     for name, units in fixed.items():
         class_index(segmenter, name)
