@@ -50,6 +50,7 @@ def test_ten_pairs_by_keyboard_then_reload_resumes(browser, tmp_path):
         assert [l["trial"] for l in lines] == [e["trial"] for e in plan[:10]]
         for line, key, e in zip(lines, KEYS, plan):
             assert line["choice"] == CHOICE[key] and (line["left"], line["right"]) == (e["left"], e["right"])
+            assert line["position"] == e["position"]
             assert line["preferred"] == (None if key == "Space" else e[CHOICE[key]])
         page.keyboard.press("1")
         page.wait_for_selector("body[data-done='11']")

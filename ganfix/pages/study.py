@@ -52,7 +52,7 @@ class StudySession:
                 raise UsageError(f"pair {trial!r} is not the current one ({cur['trial']}); reload the page")
             entry = self.plan[cur["position"]]
             rec = {"trial": entry["trial"], "sample": entry["sample"], "kind": entry["kind"], "left": entry["left"],
-                   "right": entry["right"], "choice": choice}
+                   "right": entry["right"], "choice": choice, "position": entry["position"]}
             if ms is not None:
                 rec["ms"] = ms
             self.log.append(rec)  # on disk (fsync) before the reply

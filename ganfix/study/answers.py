@@ -2,7 +2,8 @@
 
 File per rater: `answers.jsonl` for the default rater, `answers-<rater>.jsonl` otherwise. A line:
 {"rater", "trial", "sample", "kind", "left", "right", "choice": "left"|"right"|"skip",
- "preferred": "original"|"patched"|"random"|null, "time", "ms"}. A line cut short by a crash is
+ "preferred": "original"|"patched"|"random"|null, "time", "ms"?, "position"?} — left/right is the
+placement the rater saw, position the pair's place in the rater's order. A line cut short by a crash is
 ignored when reading (and cut off by the next append); the latest line for a
 (rater, trial) counts.
 """
@@ -69,11 +70,16 @@ def check_answer(study: Study, rec, where: str) -> dict:
     ms = rec.get("ms")
     if ms is not None and (not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 <= ms < 1e9):
         raise bad(f"'ms' must be a non-negative number of milliseconds, got {ms!r}")
+    pos = rec.get("position")
+    if pos is not None and (not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos < len(study.trials)):
+        raise bad(f"'position' must be the pair's index in the rater's order (0…{len(study.trials) - 1}), got {pos!r}")
     preferred = None if choice == "skip" else (left if choice == "left" else right)
     out = {"rater": rater, "trial": t, "sample": trial["sample"], "kind": trial["kind"], "left": left, "right": right,
            "choice": choice, "preferred": preferred, "time": str(rec.get("time") or _now())}
     if ms is not None:
         out["ms"] = ms
+    if pos is not None:
+        out["position"] = pos
     return out
 
 

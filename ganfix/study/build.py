@@ -24,6 +24,9 @@ from ..patch import Patch
 SCHEMA = "ganfix.study/1"
 KINDS = ("patched", "random")
 VARIANTS = ("original",) + KINDS
+PLAN_RULE = ("per rater: Python random.Random seeded by the first 8 bytes (big-endian) of "
+             "sha256('ganfix.study:<seed>:<rater>') shuffles the trials, then one random() < 0.5 per trial "
+             "puts the modified image on the left; ganfix.study.rater_plan")
 
 
 @dataclass
@@ -113,7 +116,7 @@ def build_study(gen, patch: Patch, out_dir: str | Path, samples: int = 100, seed
         if on_batch:
             on_batch(len(batch))
     trials = [{"trial": 2 * i + j, "sample": s, "kind": kind} for i, s in enumerate(ids) for j, kind in enumerate(KINDS)]
-    manifest = {"schema": SCHEMA, **settings, "ids": ids, "images": images, "trials": trials,
+    manifest = {"schema": SCHEMA, **settings, "ids": ids, "images": images, "trials": trials, "plan": PLAN_RULE,
                 "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     atomic_write_json(out_dir / "study.json", manifest)  # last: a half-built study has no manifest
     return Study(out_dir, manifest)
