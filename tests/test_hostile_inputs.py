@@ -139,13 +139,32 @@ NAN_TAIL = "return torch.where((z[:, 0] > 1.5).view(-1, 1, 1, 1), torch.full_lik
 INF_TAIL = "return torch.where((z[:, 1] > 1.5).view(-1, 1, 1, 1), torch.full_like(x, float('inf')), x)"
 
 
-@pytest.mark.parametrize("tail, ids", [(NAN_TAIL, "7, 20, 24, 26"), (INF_TAIL, None)], ids=["nan", "inf"])
-def test_3_non_finite_images_exit_2_naming_the_samples(tmp_path, tail, ids):
-    spec = tiny_gen(tmp_path, "nan_gen", tail)
-    res = run("score", spec, "--features", "toyscenes", "--samples", 40, "--real", "world", "--no-cache")
+def _nan_case(tmp: Path, command: str, tail: str) -> list:
+    from ganfix.annotations import AnnotationSet
+    from ganfix.generator import load_generator
+
+    spec = tiny_gen(tmp, "nan_gen", tail)
+    if command == "score":
+        return ["score", spec, "--features", "toyscenes", "--samples", 40, "--real", "world", "--no-cache"]
+    if command == "repair":
+        aset = AnnotationSet.new(load_generator(spec), "l", "artifacts")
+        aset.mark(3)
+        aset.save(tmp / "set.json")
+        return ["repair", spec, "-a", tmp / "set.json", "--out", tmp / "out", "--features", "toyscenes",
+                "--samples", 40, "--real", "world", "--no-cache", "--random-draws", 1, "--bootstrap", 0]
+    write(tmp / "ganfix.toml", f'generator = "{spec}"\nfeatures = "toyscenes"\nreal = "world"\nsamples = 40\n[gates]\nmax_fid = 100\n')
+    return ["check", "--config", tmp / "ganfix.toml", "--no-cache"]
+
+
+@pytest.mark.parametrize("command, tail", [("score", NAN_TAIL), ("score", INF_TAIL), ("repair", NAN_TAIL),
+                                          ("check", NAN_TAIL)], ids=["score-nan", "score-inf", "repair-nan", "check-nan"])
+def test_3_non_finite_images_exit_2_naming_the_samples(tmp_path, command, tail):
+    # Found: NaN images became black pixels and a plausible FID with exit 0.
+    res = run(*_nan_case(tmp_path, command, tail))
     line = one_line(res, 2, "non-finite", "of 40 samples", "sample ids")
-    if ids:  # z[:, 0] > 1.5 for exactly these of ids 0…39 under seed 0
-        assert f"4 of 40 samples (seed 0, sample ids {ids})" in line, line
+    if tail == NAN_TAIL:  # z[:, 0] > 1.5 for exactly these of ids 0…39 under seed 0
+        assert "4 of 40 samples (seed 0, sample ids 7, 20, 24, 26)" in line, line
+    assert not (tmp_path / "out").exists()  # repair: nothing exported for a model that cannot be scored
 
 
 # -- item 4: lost labels -----------------------------------------------------------------------------------
@@ -274,14 +293,13 @@ def test_5_internal_error_exits_3_with_one_line(monkeypatch, debug):
     import ganfix.loaders
 
     monkeypatch.setattr(ganfix.loaders, "load_generator", _crash)
-    monkeypatch.delenv("GANFIX_DEBUG", raising=False)
+    monkeypatch.setenv("GANFIX_DEBUG", "0")  # off; restored after the test (--debug sets it in this process)
     args = (["--debug"] if debug == "flag" else []) + ["layers", "toyscenes"]
     res = run(*args, env={"GANFIX_DEBUG": "1"} if debug == "env" else None)
     assert res.exit_code == 3, res.output  # never 1: that is a failed gate
     lines = [l for l in res.output.splitlines() if l.startswith("error:")]
     assert len(lines) == 1 and "internal error" in lines[0] and "ZeroDivisionError: planted bug" in lines[0]
     assert ("Traceback" in res.output) == bool(debug), res.output
-    os.environ.pop("GANFIX_DEBUG", None)
 
 
 def test_5_crash_outside_a_command_body_exits_3(monkeypatch, capsys):
@@ -289,7 +307,7 @@ def test_5_crash_outside_a_command_body_exits_3(monkeypatch, capsys):
     import ganfix.cli.app as cli
 
     monkeypatch.setattr(cli, "app", _crash)
-    monkeypatch.delenv("GANFIX_DEBUG", raising=False)
+    monkeypatch.setenv("GANFIX_DEBUG", "0")
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 3
