@@ -33,7 +33,12 @@ class LayerInfo:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None or device == "":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # under torchrun each process takes the GPU of its local rank
+        from .distributed import launched, local_rank
+
+        return torch.device(f"cuda:{local_rank()}" if launched() else "cuda")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -114,7 +113,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
             return
 
-        from ..annotate import LabelServer, LabelSession
+        from ..pages import LabelSession, PageServer, labelling_page
         from ..sheets import build_sheets
 
         out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
@@ -138,7 +137,7 @@ def register(app: typer.Typer) -> None:
         if not Path(path).exists():
             aset.save(path)  # the page edits a file that exists from the start
         session = LabelSession(aset, Path(path), manifest, out_dir)
-        with LabelServer(session, port=port) as server:
+        with PageServer(labelling_page(session), port=port) as server:
             if json_output:
                 print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
             else:
@@ -148,7 +147,6 @@ def register(app: typer.Typer) -> None:
                 import webbrowser
                 webbrowser.open(server.url)
             try:
-                while True:
-                    time.sleep(3600)
+                server.wait()
             except KeyboardInterrupt:
                 err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")

@@ -24,6 +24,12 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+def _rank_prefix() -> str:
+    from ..distributed import rank, world_size
+
+    return f"rank {rank()}: " if world_size() > 1 else ""
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn user-caused errors into one line on stderr and exit code 2 (no traceback)."""
 
@@ -33,7 +39,7 @@ def handle_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except GanfixError as exc:
             # escape: messages quote config tables like [gates] that rich would eat as markup
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {_rank_prefix()}{escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted")
