@@ -3,7 +3,8 @@
 Extractors are torch-fidelity's (by registry name): `inception` (torch-fidelity's
 `inception-v3-compat`, needs its weights file: torch-fidelity's cache under torch.hub's
 checkpoints folder, or an explicit path — nothing is downloaded), or any registered extractor such
-as the embedded world's `toyscenes`.
+as the embedded world's `toyscenes` (the segmenter's encoder) and `toyscenes-ssl` (a
+self-supervised encoder trained independently of the segmenter, ganfix/world/toy_ssl.py).
 """
 from __future__ import annotations
 
@@ -38,10 +39,10 @@ class Extractor:
         if self.weights_path:
             st = Path(self.weights_path).stat()
             ident["weights"] = f"{Path(self.weights_path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        elif self.name == "toyscenes":
-            from .world import toy_segmenter as segmenter
+        elif self.name in ("toyscenes", "toyscenes-ssl"):
+            from .world import toy_segmenter, toy_ssl
 
-            asset = getattr(segmenter, "SEGMENTER_WEIGHTS", None)
+            asset = toy_segmenter.SEGMENTER_WEIGHTS if self.name == "toyscenes" else toy_ssl.SSL_WEIGHTS
             if asset and Path(asset).exists():
                 ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
         return ident
@@ -63,6 +64,13 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
         from .world.toy_extractor import ensure_registered
 
         ensure_registered()
+    if features == "toyscenes-ssl":  # the embedded world's second, independent space (world/toy_ssl.py)
+        from .world.toy_ssl import SSL_WEIGHTS, ensure_registered as ensure_ssl
+
+        if not SSL_WEIGHTS.is_file():
+            raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
+                             "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
+        ensure_ssl()
     if features in ("inception", INCEPTION_NAME):
         if inception_weights is not None:
             if not Path(inception_weights).is_file():
@@ -76,7 +84,7 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
                          f"pass --inception-weights PATH (torch-fidelity's {INCEPTION_FILE}), or use --features toyscenes "
                          f"(the embedded world's offline extractor; its distances are not Inception FID)")
     if features not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) | {"inception", "toyscenes"})
+        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) | {"inception", "toyscenes", "toyscenes-ssl"})
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}")
     cls = FEATURE_EXTRACTORS_REGISTRY[features]
     return Extractor(features, cls.get_default_feature_layer_for_metric("fid"))
