@@ -58,7 +58,8 @@ def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
 def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
     """Everything the features depend on: model tensors, patch, exact sample ids, seed, extractor, range, device."""
     ids_digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
-    return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape),
+    shape = {"image_shape": list(gen.reshape)} if getattr(gen, "reshape", None) else {}
+    return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape), **shape,
                      output_range=list(gen.output_range), device=gen.device.type, seed=seed, ids=ids_digest,
                      patch=None if patch is None else {"layer": patch.layer, "units": patch.units, "value": patch.value,
                                                          "spatial": patch.spatial},
@@ -115,16 +116,20 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
 
 def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
                     patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100) -> dict:
+                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
+                    offline: bool | None = None) -> dict:
     """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    from .real_sets import offline_features_for
+
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights)
+    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
     k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
-            "features": extractor.name, "feature_layer": extractor.layer}
+            "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
+            "real_label": real.label}
 
 
 # Random unit sets per repair score. 10, not 5: see docs/reproduce.py's "draws" section — with 5 the
@@ -194,7 +199,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
                  seed: int = 0, random_draws: int = DEFAULT_RANDOM_DRAWS, selection: str = "all", pool: int | None = None,
                  bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 kid_subsets: int = 100) -> dict:
+                 kid_subsets: int = 100, offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
     if random_draws < 1:
         raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
@@ -206,7 +211,9 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
     else:
         raise UsageError(f"--select must be 'all' or 'top', got {selection!r}")
-    extractor = resolve_extractor(features, inception_weights)
+    from .real_sets import offline_features_for
+
+    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     rstats = real_stats(real_feats)
@@ -239,7 +246,8 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     report = {
         "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
                      "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
-                     "features": extractor.name, "feature_layer": extractor.layer, "random_draws": random_draws,
+                     "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
+                     "real_label": real.label, "random_draws": random_draws,
                      "bootstrap": bootstrap, "kid_subset_size": subset, "kid_subsets": kid_subsets, "real": real.identity(samples)},
         "original": scores["original"],
         "patched": scores["patched"],
@@ -268,8 +276,12 @@ def verdict(report: dict) -> str:
         return "no bootstrap interval computed"
     rb = report.get("random_beats_patch")
     beaten = f"; {rb['count']} of {rb['draws']} random sets did as well" if rb else ""
+    settings = report.get("settings", {})
+    metric = settings.get("metric", "FID")
+    if settings.get("real_label"):
+        metric = f"{metric} vs {settings['real_label']}"
     if ci[1] < 0:
-        return (f"the patch beats random ablation: FID −{-d['fid_patched_minus_random_mean']:.2f} vs random mean "
+        return (f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean "
                 f"(95% CI {ci[0]:.2f}…{ci[1]:.2f}, samples and random draws resampled){beaten}")
     if ci[0] > 0:
         return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f}){beaten}"

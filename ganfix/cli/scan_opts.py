@@ -15,17 +15,19 @@ from .common import err_console, option_group, output_resolution
 ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ranking.ablation)
 
 ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation: feature extractor: inception "
+ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
                                "(needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
-                           "or a folder of images.")
-ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
+ScanRealOpt = typer.Option(None, "--real", help="With --by ablation, unit-fid, realism or artifact: real images, a folder "
+                           "of images or 'world' (the embedded renderer); required except for built-in generators, which name their own.")
+ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --real world (ablation and the automatic rankers): seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
 SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
                           "selection (a unit joins only if the set's FID drops further; single-unit effects do not add "
                           "up). A suggestion to confirm on the contact sheets, then score with another --seed.")
-BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
+BY_HELP = ("unit-fid, realism, rare, local-activation and artifact are automatic artifact rankers over one pool of "
+           "--samples samples (unit-fid, realism and artifact compare with --real in --features space; see README). "
+           "'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
            "with --units on wide layers).")
 
@@ -35,13 +37,13 @@ class ScanOptions:
     """What the `ablation` ranking scores against: --scan-samples, --features, --real, --real-seed, --inception-weights."""
     scan_samples: int = 1000
     features: str = "inception"
-    real: str = "world"
+    real: Optional[str] = None
     real_seed: int = 1
     inception_weights: Optional[str] = None
 
 
 scan_options = option_group("scan_opts", ScanOptions, [
-    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, str),
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, Optional[str]),
     ("real_seed", ScanRealSeedOpt, int), ("inception_weights", ScanInceptionOpt, Optional[str])])
 
 
@@ -49,13 +51,26 @@ def ranking_names() -> list[str]:
     return [*strategies(), ABLATION]
 
 
+def rank_names() -> list[str]:
+    """What `rank --by` accepts: the statistics rankings, the ablation scan and the automatic artifact rankers."""
+    from ..ranking.automatic import AUTOMATIC
+
+    return [*ranking_names(), *AUTOMATIC]
+
+
+def auto_real_source(g, o: ScanOptions, samples: int) -> RealSource:
+    """The real set of the automatic rankers: `samples` images of --real (the pool and the real set are the same size)."""
+    from ..real_sets import real_source_for
+
+    return real_source_for(g, o.real, o.real_seed, samples=samples)
+
+
 def scan_real_source(g, o: ScanOptions) -> RealSource:
     if o.scan_samples < 2:
         raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
-    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=output_resolution(g))
-    if real_src.available() is not None and real_src.available() < o.scan_samples:
-        raise UsageError(f"{o.real} has {real_src.available()} images, fewer than --scan-samples {o.scan_samples}")
-    return real_src
+    from ..real_sets import real_source_for
+
+    return real_source_for(g, o.real, o.real_seed, samples=o.scan_samples)
 
 
 def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
