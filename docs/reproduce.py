@@ -1,6 +1,6 @@
 """Regenerate the numbers README.md and docs/dissection.md publish, with N and intervals, into one JSON.
 
-    python docs/reproduce.py --out docs/reproduce.json          # full run (~15 min of CPU; longer on a busy machine)
+    python docs/reproduce.py --out docs/reproduce.json --jobs 5 # full run (~15 min of CPU; longer on a busy machine)
     python docs/reproduce.py --small --out /tmp/reproduce.json  # tiny N, same code paths (the test runs this)
 
 Sections (each records its settings, N and wall time):
@@ -185,7 +185,7 @@ def sensitivity(cfg, gen, table, log) -> dict:
             rows.append({"fraction": frac, "fd": f, "relative_increase": (f - fd0) / fd0})
         slope = float(np.polyfit([100 * r["fraction"] for r in rows], [r["relative_increase"] for r in rows], 1)[0])
         runs = [r for r in table["spaces"][space]["runs"] if r["latent_seed"] == c["latent_seed"]
-                and r["real_seed"] == c["real_seed"]]
+                and r["real_seed"] == c["real_seed"]] if table and space in table.get("spaces", {}) else []
         rnd = runs[0]["relative_random_vs_original"] if runs else None
         out["spaces"][space] = {"fd_generated": fd0, "rows": rows, "relative_increase_per_percent": slope,
                                 "random_ablation_relative_increase": rnd,
@@ -288,64 +288,106 @@ def context(cfg, gen, seg, ace_out, log) -> tuple[dict, dict]:
     return out, tracing
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--small", action="store_true", help="tiny N: checks that everything runs (seconds), numbers meaningless")
-    p.add_argument("--sections", default="table1,draws,sensitivity,layers,ace,context",
-                   help="comma-separated subset of the sections")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
-    cfg = SMALL if args.small else FULL
-    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-
+def _setup():
     from ganfix.annotations import AnnotationSet
     from ganfix.demo import shipped_annotation_path
     from ganfix.generator import load_generator
     from ganfix.patch import Patch
     from ganfix.segmenters import load_segmenter
 
-    t0 = time.time()
+    torch.set_num_threads(1)
     gen = load_generator("toyscenes")
-    seg = load_segmenter("toyscenes")
     ann_path = shipped_annotation_path()
-    patch = Patch.from_annotations(AnnotationSet.load(ann_path), gen)
-    result = {"meta": {"command": "python docs/reproduce.py" + (" --small" if args.small else ""), "mode": "small" if args.small else "full",
-                       "generator": "toyscenes", "fingerprint": gen.fingerprint, "annotations": ann_path.name,
-                       "torch": torch.__version__, "threads": torch.get_num_threads(),
-                       "date": time.strftime("%Y-%m-%d")}, "config": cfg}
-    if "table1" in sections or "sensitivity" in sections:
-        result["table1"] = _timed("table1", lambda: table1(cfg, gen, patch, log), log)
-    if "draws" in sections:
-        result["draws"] = _timed("draws", lambda: draw_study(cfg, gen, patch, log), log)
-    if "sensitivity" in sections:
-        result["sensitivity"] = _timed("sensitivity", lambda: sensitivity(cfg, gen, result["table1"], log), log)
-    dis = None
-    if "layers" in sections:
-        result["layers"] = _timed("layers", lambda: layers(cfg, gen, seg, log), log)
-        dis = result["layers"].pop("_reference_result")
-    ace_out = None
-    if "ace" in sections or "context" in sections:
-        ace_out = _timed("ace", lambda: ace(cfg, gen, seg, dis, log), log)
-    if "context" in sections:
-        holder = {}
+    return gen, load_segmenter("toyscenes"), Patch.from_annotations(AnnotationSet.load(ann_path), gen), ann_path
 
-        def run_ctx():
-            ctx, holder["tracing"] = context(cfg, gen, seg, ace_out, log)
-            return ctx
 
-        result["context"] = _timed("context", run_ctx, log)
-        result["tracing"] = holder["tracing"]
-    if ace_out is not None:
-        for v in ace_out["classes"].values():
-            v.pop("_value"), v.pop("_cls")
-        result["ace"] = ace_out
+def run_part(part: str, cfg: dict, sections: list[str], quiet: bool = False) -> dict:
+    """One independent part of the run (a process of its own with --jobs > 1): 'table1:<space>', 'draws',
+    'sensitivity' or 'effects' (layers → ace → context/tracing, which depend on each other)."""
+    log = (lambda s: None) if quiet else (lambda s: print(f"{part} {s}", file=sys.stderr, flush=True))
+    gen, seg, patch, _ = _setup()
+    out: dict = {}
+    if part.startswith("table1:"):
+        out["table1"] = _timed("table1", lambda: table1(dict(cfg, spaces=[part.split(":", 1)[1]]), gen, patch, log), log)
+    elif part == "draws":
+        out["draws"] = _timed("draws", lambda: draw_study(cfg, gen, patch, log), log)
+    elif part == "sensitivity":
+        out["sensitivity"] = _timed("sensitivity", lambda: sensitivity(cfg, gen, None, log), log)
+    elif part == "effects":
+        dis = None
+        if "layers" in sections:
+            out["layers"] = _timed("layers", lambda: layers(cfg, gen, seg, log), log)
+            dis = out["layers"].pop("_reference_result")
+        if "ace" in sections or "context" in sections:
+            ace_out = _timed("ace", lambda: ace(cfg, gen, seg, dis, log), log)
+            if "context" in sections:
+                holder = {}
+
+                def run_ctx():
+                    ctx, holder["tracing"] = context(cfg, gen, seg, ace_out, log)
+                    return ctx
+
+                out["context"] = _timed("context", run_ctx, log)
+                out["tracing"] = holder["tracing"]
+            for v in ace_out["classes"].values():
+                v.pop("_value"), v.pop("_cls")
+            out["ace"] = ace_out
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--small", action="store_true", help="tiny N: checks that everything runs (seconds), numbers meaningless")
+    p.add_argument("--sections", default="table1,draws,sensitivity,layers,ace,context",
+                   help="comma-separated subset of the sections")
+    p.add_argument("--jobs", type=int, default=1, help="independent parts in parallel processes (one thread each)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    cfg = SMALL if args.small else FULL
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    t0 = time.time()
+    gen, _, _, ann_path = _setup()
+    parts = [f"table1:{sp}" for sp in cfg["spaces"]] if "table1" in sections else []
+    parts += [p_ for p_ in ("draws", "sensitivity") if p_ in sections]
+    if {"layers", "ace", "context"} & set(sections):
+        parts.append("effects")
+    if args.jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(args.jobs, len(parts)), mp_context=mp.get_context("spawn")) as pool:
+            pieces = list(pool.map(run_part, parts, [cfg] * len(parts), [sections] * len(parts), [args.quiet] * len(parts)))
+    else:
+        pieces = [run_part(p_, cfg, sections, args.quiet) for p_ in parts]
+    result = {"meta": {"command": "python docs/reproduce.py" + (" --small" if args.small else ""),
+                       "mode": "small" if args.small else "full", "generator": "toyscenes", "fingerprint": gen.fingerprint,
+                       "annotations": ann_path.name, "torch": torch.__version__, "threads_per_process": 1,
+                       "jobs": args.jobs, "date": time.strftime("%Y-%m-%d")}, "config": cfg}
+    for piece in pieces:
+        for key, val in piece.items():
+            if key == "table1" and "table1" in result:
+                result["table1"]["spaces"].update(val["spaces"])
+                result["table1"]["settings"]["spaces"] += val["settings"]["spaces"]
+                result["table1"]["wall_seconds"] = max(result["table1"]["wall_seconds"], val["wall_seconds"])
+            else:
+                result[key] = val
+    if "sensitivity" in result and "table1" in result:  # the random-ablation comparison needs table1's runs
+        c = cfg["sensitivity"]
+        for space, sv in result["sensitivity"]["spaces"].items():
+            runs = [r for r in result["table1"]["spaces"].get(space, {}).get("runs", [])
+                    if r["latent_seed"] == c["latent_seed"] and r["real_seed"] == c["real_seed"]]
+            if runs:
+                rnd = runs[0]["relative_random_vs_original"]
+                sv["random_ablation_relative_increase"] = rnd
+                slope = sv["relative_increase_per_percent"]
+                sv["blotch_percent_matching_random_ablation"] = rnd / slope if slope > 0 else None
     result["meta"]["wall_seconds"] = round(time.time() - t0, 1)
     from ganfix.atomic import atomic_write_json
 
     atomic_write_json(args.out, result)
-    log(f"wrote {args.out} ({result['meta']['wall_seconds']} s)")
+    if not args.quiet:
+        print(f"wrote {args.out} ({result['meta']['wall_seconds']} s)", file=sys.stderr)
     return result
 
 

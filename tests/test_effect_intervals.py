@@ -43,7 +43,7 @@ def test_context_ordering_is_stated_only_where_the_interval_supports_it():
     assert not any(s in out["supported"] for s in ("b > c", "c > b"))
     # With only 3 samples of a noisy, small difference nothing is supported.
     small = context_intervals(gain[:3] * [1, 1, 1] + rng.normal(0, 3, (3, 3)), n[:3], ["a", "b", "c"], bootstrap=500)
-    assert len(small["supported"]) < 3
+    assert small["supported"] == []  # fewer than 10 samples: no ordering is stated
 
 
 def test_ace_intervals_from_per_sample_fractions(gen, seg):

@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_BOOTSTRAP = 1000
+# Below these, percentile-bootstrap intervals are too unreliable to state an ordering from them.
+MIN_SAMPLES_FOR_STATEMENTS = 10
+MIN_SAMPLES_PER_CLASS = 5
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -42,12 +45,15 @@ def context_intervals(gain_sum, count, class_names: list[str], bootstrap: int = 
     gain_sum, count: [S, C] per-sample sums of the class-pixel gain and numbers of insertions, by the
     class at the insertion point. Classes with fewer than `min_insertions` insertions are left out.
     `supported` lists the pairs "a > b" whose difference interval lies above 0, in the order of the
-    point estimates; everything else is not distinguishable at this N."""
+    point estimates; everything else is not distinguishable at this N. No pair is stated with fewer
+    than MIN_SAMPLES_FOR_STATEMENTS samples, or for a class present in fewer than
+    MIN_SAMPLES_PER_CLASS of them (a percentile bootstrap over a handful of samples is too narrow)."""
     g = np.asarray(gain_sum, dtype=np.float64)
     c = np.asarray(count, dtype=np.float64)
     S, C = g.shape
     tot_n = c.sum(0)
     keep = [k for k in range(C) if tot_n[k] >= max(min_insertions, 1)]
+    present = (c > 0).sum(0)
     point = {k: float(g[:, k].sum() / tot_n[k]) for k in keep}
     rows = []
     if bootstrap > 0 and S > 0:
@@ -74,9 +80,12 @@ def context_intervals(gain_sum, count, class_names: list[str], bootstrap: int = 
                     continue
                 ci = _ci(d)
                 pairs.append({"a": class_names[a], "b": class_names[b], "diff": point[a] - point[b], "ci95": ci})
-                if ci[0] > 0:
+                enough = S >= MIN_SAMPLES_FOR_STATEMENTS and min(present[a], present[b]) >= MIN_SAMPLES_PER_CLASS
+                if ci[0] > 0 and enough:
                     supported.append(f"{class_names[a]} > {class_names[b]}")
     return {"rows": rows, "pairs": pairs, "supported": supported, "samples": S, "bootstrap": bootstrap,
+            "statement_rule": f"difference interval above 0, at least {MIN_SAMPLES_FOR_STATEMENTS} samples and each "
+                              f"class present in at least {MIN_SAMPLES_PER_CLASS}",
             "order": [class_names[k] for k in order]}
 
 
