@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import cache_key, load_cached, save_cached
+from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import UsageError
 from .real_data import RealSource, TensorImages
 
@@ -347,7 +347,9 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
         if inception_weights is not None:
             raise UsageError("--feature-weights is for named extractors; a file.py:factory extractor loads its own weights")
         user = load_user_extractor(features)
-        return Extractor(features, USER_FEATURE, registry_name=_register_user(user), channels=user.channels, user=user)
+        file_part, factory_name = features.rsplit(":", 1)
+        return Extractor(f"{Path(file_part).name}:{factory_name}", USER_FEATURE, registry_name=_register_user(user),
+                         channels=user.channels, user=user)
     if features.endswith(".py") or ".py:" in features:
         raise UsageError(f"--features {features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
     if features == "toyscenes":
@@ -430,9 +432,9 @@ def real_features(real: RealSource, n: int, extractor: Extractor, batch_size: in
     """Features of n real images, cached by data identity + extractor + n."""
     key = cache_key("real_features", data=real.identity(n), extractor=extractor.identity, n=n)
     if use_cache:
-        hit = load_cached("real_features", key)
+        hit = load_cached("real_features", key, validate=features_validator(n))
         if hit is not None:
-            return hit["features"]
+            return hit
     feats = extract(extractor, real.images(n), batch_size)
     if use_cache:
         save_cached("real_features", key, {"features": feats})

@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_output_file(annotations, "--annotations")
+        check_cache_writable(not no_cache)
         from ..annotations import default_annotation_path
 
         check_sample_args(samples, batch_size, k)
@@ -97,16 +101,21 @@ def register(app: typer.Typer) -> None:
         to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
         if set(to_mark) & set(to_unmark):
             raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(set(to_mark) & set(to_unmark))))}")
-        path = annotations or default_annotation_path(g.name, layer, set_name)
+        path = annotations or default_annotation_path(g, layer, set_name)
         source = {"ranking": by, "samples": samples, "seed": seed}
         aset = open_set(g, layer, set_name, Path(path), force, source)
 
         if to_mark or to_unmark:  # scripted labelling: no sheets, no server
-            for u in to_mark:
-                aset.mark(u, marked=True, text=text)
-            for u in to_unmark:
-                aset.mark(u, marked=False)
-            aset.save(path)
+            from ..annotations import update_file
+
+            def apply(s):
+                for u in to_mark:
+                    s.mark(u, marked=True, text=text)
+                for u in to_unmark:
+                    s.mark(u, marked=False)
+
+            # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
+            aset, _ = update_file(path, aset, apply)
             if json_output:
                 print_json({"file": str(path), "layer": layer, "set": set_name, "units": list(aset.units)})
             else:
@@ -116,7 +125,7 @@ def register(app: typer.Typer) -> None:
         from ..pages import LabelSession, PageServer, labelling_page
         from ..sheets import build_sheets
 
-        out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+        out_dir = out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
         ranking = None
         if by == ABLATION:
             scan = run_scan(g, layer, None, seed, scan_opts, scan_real_source(g, scan_opts), batch_size, not no_cache)

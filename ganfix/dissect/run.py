@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from .. import distributed
 from ..cache import cache_key, load_cached, save_cached
 from ..errors import UsageError
 from ..generator import Generator, output_resolution
@@ -95,6 +96,18 @@ def _counts_key(gen, layer, seg_id, thr, samples, seed, start) -> str:
 
 
 @torch.no_grad()
+def _valid_counts(state: dict, thresholds: torch.Tensor, n_cls: int) -> IoUStat:
+    """A cached entry as IoUStat, or CacheEntryInvalid when its shapes do not fit these thresholds/classes."""
+    from ..cache import CacheEntryInvalid
+
+    stat = IoUStat.from_state_dict(state)
+    d, levels = thresholds.shape[0], thresholds.shape[-1] if thresholds.dim() > 1 else 1
+    if tuple(stat.inter.shape) != (d, levels, n_cls) or tuple(stat.unit_on.shape) != (d, levels) \
+            or tuple(stat.class_px.shape) != (n_cls,):
+        raise CacheEntryInvalid(f"IoU counts of shape {tuple(stat.inter.shape)}, expected {(d, levels, n_cls)}")
+    return stat
+
+
 def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, torch.Tensor], samples: int,
                    seed: int = 0, batch_size: int = 32, start: int = 0, use_cache: bool = True,
                    on_batch: Optional[Callable[[int], None]] = None) -> dict[str, IoUStat]:
@@ -108,9 +121,10 @@ def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, t
     keys = {l: _counts_key(gen, l, seg_id, thresholds[l], samples, seed, start) for l in layers} if seg_id else {}
     out: dict[str, IoUStat] = {}
     for l, k in keys.items():
-        cached = load_cached("dissect_counts", k)
+        cached = distributed.cached_collectively(
+            lambda k=k, l=l: load_cached("dissect_counts", k, validate=lambda s: _valid_counts(s, thresholds[l], n_cls)))
         if cached is not None:
-            out[l] = IoUStat.from_state_dict(cached)
+            out[l] = cached
     todo = [l for l in layers if l not in out]
     if not todo:
         if on_batch:
@@ -118,15 +132,22 @@ def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, t
         return out
     for l in todo:
         out[l] = IoUStat(thresholds[l], n_cls)
+    mine = distributed.shard(samples, start)  # all ids in one process; a contiguous block per rank under torchrun
     with Trace(gen.module, todo, stop=False) as trace:
-        for lo in range(start, start + samples, batch_size):
-            ids = list(range(lo, min(lo + batch_size, start + samples)))
+        for lo in range(mine.start, mine.stop, batch_size):
+            ids = list(range(lo, min(lo + batch_size, mine.stop)))
             acts = trace.run(gen.latents(ids, seed))
             seg = checked_segment(segmenter, gen.to_signed(trace.output))
             for l in todo:
                 out[l].add(acts[l], seg)
             if on_batch:
-                on_batch(len(ids))
+                on_batch(len(ids) * distributed.world_size())
+    if distributed.world_size() > 1:  # integer counts: the rank-order sum equals one pass exactly
+        for l in todo:
+            parts = distributed.gather(out[l].state_dict())
+            out[l] = IoUStat.from_state_dict(parts[0])
+            for p in parts[1:]:
+                out[l].merge(IoUStat.from_state_dict(p))
     for l in todo:
         if l in keys:
             save_cached("dissect_counts", keys[l], out[l].state_dict())
