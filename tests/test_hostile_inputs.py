@@ -128,7 +128,7 @@ def test_2_normalised_source_ignores_comments_and_docstrings_only():
     assert normalised_source(base) != normalised_source(base.replace("x + 1", "x + 2"))
 
 
-@pytest.mark.parametrize("command", ["score", "repair", "check", "demo", "rank", "annotate", "dissect", "ace"])
+@pytest.mark.parametrize("command", ["score", "repair", "check", "demo", "rank", "annotate", "dissect", "ace", "worst", "paint"])
 def test_2_every_caching_command_has_no_cache(command):
     assert "--no-cache" in run(command, "--help").output
 
