@@ -14,7 +14,8 @@ from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_cons
 from ..progress import progress_bar
 
 SELECTIONS = ("iou", "ace", "optimize")
-# Default sweep size; docs/reproduce.py measures how the context ordering holds up across seeds at this N.
+# Default sweep size (was 20). The report's bootstrap intervals say which location orderings this N
+# supports; docs/reproduce.py measures how the ordering holds up across 3 seeds at 8…48 samples.
 CONTEXT_SAMPLES = 64
 
 
