@@ -50,6 +50,7 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
     from .preflight import check_at_least, check_output_dir
     from .scoring import check_kid_subset
 
+    check_at_least(samples, "--samples", 2)  # KID needs two samples per subset
     check_kid_subset(samples, None)
     check_at_least(rank_samples, "--rank-samples", 1)
     check_at_least(random_draws, "--random-draws", 1)

@@ -403,7 +403,7 @@ VALIDATE_CASES = [
     ("--bootstrap -5", ["repair", "toyscenes", "-a", "{set}", "--out", "{tmp}/r", "--bootstrap", "-5", *SCORE], None,
      ["--bootstrap must be at least 0"]),
     ("score -b 0", ["score", "toyscenes", *SCORE, "-b", "0"], None, ["--batch-size must be at least 1"]),
-    ("demo --samples 0 left sheets/", ["demo", "--out", "{tmp}/demo", "--samples", "0"], None, ["--samples 0"]),
+    ("demo --samples 0 left sheets/", ["demo", "--out", "{tmp}/demo", "--samples", "0"], None, ["--samples must be at least 2, got 0"]),
     ("demo --bootstrap -1", ["demo", "--out", "{tmp}/demo", "--bootstrap", "-1"], None, ["--bootstrap"]),
     ("--z-shape 0", ["score", "{gen}", *SCORE, "--z-shape", "0"], None, ["--z-shape must be positive"]),
     ("--z-shape huge", ["score", "{gen}", *SCORE, "--z-shape", "100000,100000"], None, ["latent values"]),
