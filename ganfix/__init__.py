@@ -14,8 +14,9 @@ from .latents import sample_latents
 from .ranking import Ranking, rank_units
 from .stats import UnitStats
 from .stats.tally import tally_unit_stats
+from .workflow import rank
 
 __version__ = "0.1.0"
 
 __all__ = ["GanfixError", "UsageError", "Generator", "LayerInfo", "load_generator", "Intervention",
-           "Interventions", "Trace", "sample_latents", "Ranking", "rank_units", "UnitStats", "tally_unit_stats"]
+           "Interventions", "Trace", "sample_latents", "Ranking", "rank_units", "UnitStats", "tally_unit_stats", "rank"]

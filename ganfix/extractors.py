@@ -7,7 +7,6 @@ as the embedded world's `toyscenes`.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +37,13 @@ class Extractor:
         if self.weights_path:
             st = Path(self.weights_path).stat()
             ident["weights"] = f"{Path(self.weights_path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        elif self.name == "toyscenes":
-            from .world import toy_segmenter as segmenter
+        else:
+            from .registry import get_builtin_extractor
 
-            asset = getattr(segmenter, "SEGMENTER_WEIGHTS", None)
-            if asset and Path(asset).exists():
-                ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
+            builtin = get_builtin_extractor(self.name)
+            digest = builtin.weights_digest() if builtin is not None else None
+            if digest:
+                ident["weights"] = digest
         return ident
 
     def build(self):
@@ -59,10 +59,11 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
     """`inception` (or torch-fidelity's name for it) needs its weights file; others by registry name."""
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-    if features in ("toyscenes",):
-        from .world.toy_extractor import ensure_registered
+    from .registry import builtin_extractors, get_builtin_extractor
 
-        ensure_registered()
+    builtin = get_builtin_extractor(features)
+    if builtin is not None:  # a built-in registers itself with torch-fidelity on first use
+        builtin.ensure_registered()
     if features in ("inception", INCEPTION_NAME):
         if inception_weights is not None:
             if not Path(inception_weights).is_file():
@@ -76,7 +77,7 @@ def resolve_extractor(features: str, inception_weights: str | None = None) -> Ex
                          f"pass --inception-weights PATH (torch-fidelity's {INCEPTION_FILE}), or use --features toyscenes "
                          f"(the embedded world's offline extractor; its distances are not Inception FID)")
     if features not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) | {"inception", "toyscenes"})
+        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) | {"inception"} | set(builtin_extractors()))
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}")
     cls = FEATURE_EXTRACTORS_REGISTRY[features]
     return Extractor(features, cls.get_default_feature_layer_for_metric("fid"))

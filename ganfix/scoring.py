@@ -45,13 +45,14 @@ def kid(a: torch.Tensor, b: torch.Tensor, subset_size: int, subsets: int = 100, 
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
 
 
-def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
+def check_kid_subset(samples: int, kid_subset_size: Optional[int], param: str = "samples") -> int:
     # Default: torch-fidelity's 1000, but at most half the samples so that subsets differ (KID std > 0).
     size = min(1000, max(2, samples // 2)) if kid_subset_size is None else kid_subset_size
     if size < 2:
-        raise UsageError(f"KID needs at least 2 samples per subset; got --samples {samples}")
+        raise UsageError(f"KID needs at least 2 samples per subset; got {param}={samples}")
     if size > samples:
-        raise UsageError(f"--samples {samples} is fewer than KID's subset size {size}; raise --samples or lower --kid-subset-size")
+        raise UsageError(f"{param}={samples} is fewer than KID's subset size kid_subset_size={size}; "
+                         f"score more samples or use a smaller subset")
     return size
 
 
@@ -101,7 +102,7 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
 def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64) -> list[int]:
     """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means)."""
     if n > pool:
-        raise UsageError(f"--pool {pool} must be at least --samples {n}")
+        raise UsageError(f"pool={pool} must be at least samples={n}")
     scores = []
     idx = torch.tensor(patch.units)
     with Trace(gen.module, [patch.layer]) as tr:
@@ -144,7 +145,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
                  kid_subsets: int = 100) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
     if random_draws < 1:
-        raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
+        raise UsageError(f"random_draws={random_draws} must be at least 1 (the baseline is the point of the comparison)")
     subset = check_kid_subset(samples, kid_subset_size)
     patch.check(gen, force=True)
     if selection == "all":
@@ -152,7 +153,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     elif selection == "top":
         ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
     else:
-        raise UsageError(f"--select must be 'all' or 'top', got {selection!r}")
+        raise UsageError(f"select={selection} must be 'all' or 'top'")
     extractor = resolve_extractor(features, inception_weights)
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
@@ -177,7 +178,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     if bootstrap is None:
         bootstrap = auto_bootstrap(real_feats.shape[1])
     if bootstrap < 0:
-        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        raise UsageError(f"bootstrap={bootstrap} must be 0 or more")
     # Bootstrap over samples (paired: the same resampled latents for every variant).
     rng = np.random.default_rng([seed, 0xB007])
     d_orig, d_rand = [], []

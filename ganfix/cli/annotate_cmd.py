@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -14,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     parse_ints, print_json)
-from .scan_opts import ABLATION, BY_HELP, ScanOptions, ranking_names, run_scan, scan_options, scan_real_source
+                     option_group, parse_ints, print_json)
+from .. import defaults
+from .scan_opts import ScanOptions, by_help, scan_options
 
 
 def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
@@ -51,104 +53,145 @@ def sheets_progress(console):
     return bar, update
 
 
+def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:
+    """--mark/--unmark: record labels without sheets or a browser."""
+    for u in to_mark:
+        aset.mark(u, marked=True, text=text)
+    for u in to_unmark:
+        aset.mark(u, marked=False)
+    aset.save(path)
+    if json_output:
+        print_json({"file": str(path), "layer": aset.layer, "set": set_name, "units": list(aset.units)})
+    else:
+        console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
+
+
+def sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts):
+    """A ranking to order the sheets by when `by` is not computed from the statistics pass (ablation, iou, ace);
+    None lets the sheets rank by the statistics they tally anyway."""
+    from ..ranking import StatsRanker, get_ranker
+    from ..workflow.rank import rank
+
+    if isinstance(get_ranker(by)[0], StatsRanker):
+        return None
+    return rank(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, use_cache=not no_cache,
+                with_stats=False, **scan_opts.for_ranking(by))
+
+
+def report_sheets(manifest, out_dir, console, json_output) -> None:
+    index = out_dir / "index.html"
+    if json_output:
+        print_json({"sheets": str(out_dir), "index": str(index), "units": len(manifest["units"]),
+                    "groups": [str(out_dir / gr["file"]) for gr in manifest["groups"]]})
+    else:
+        console.print(f"wrote {len(manifest['units'])} unit sheets and {len(manifest['groups'])} grouped sheets; open {index}")
+
+
+def serve(aset, path, manifest, out_dir, port, open_browser, console, json_output) -> None:
+    """The labelling page on 127.0.0.1 until Ctrl-C; every change is saved to `path`."""
+    from ..annotate import LabelServer, LabelSession
+
+    if not Path(path).exists():
+        aset.save(path)  # the page edits a file that exists from the start
+    with LabelServer(LabelSession(aset, Path(path), manifest, out_dir), port=port) as server:
+        if json_output:
+            print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
+        else:
+            console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
+            console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
+        if open_browser:
+            import webbrowser
+            webbrowser.open(server.url)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """Where the sheets go and how the labelling page is served."""
+    out: Optional[Path] = None
+    port: int = 0
+    no_serve: bool = False
+    open_browser: bool = False
+
+
+page_options = option_group("page", PageOptions, [
+    ("out", typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."), Optional[Path]),
+    ("port", typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."), int),
+    ("no_serve", typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."), bool),
+    ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
+
+
 def register(app: typer.Typer) -> None:
     @app.command("annotate")
     @handle_errors
     @generator_options
     @scan_options
+    @page_options
     def annotate(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
-        samples: int = typer.Option(2000, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
+        samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
         seed: int = SeedOpt,
-        by: str = typer.Option("max", "--by", help=f"Ranking order of the units: {', '.join(ranking_names())}. {BY_HELP}"),
-        k: int = typer.Option(10, "--k", help="Top samples shown per unit."),
-        quantile: float = typer.Option(0.99, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
+        by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")),
+        k: int = typer.Option(defaults.TOP_K, "--k", help="Top samples shown per unit."),
+        quantile: float = typer.Option(defaults.SHEET_QUANTILE, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
         top: Optional[int] = typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."),
-        group_size: int = typer.Option(10, "--group-size", help="Units per grouped sheet."),
+        group_size: int = typer.Option(defaults.SHEET_GROUP_SIZE, "--group-size", help="Units per grouped sheet."),
         annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
         set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."),
-        port: int = typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."),
-        no_serve: bool = typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."),
         mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
         unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
         text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
         force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
-        open_browser: bool = typer.Option(False, "--open", help="Also open the page in the default browser."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
+        batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
         scan_opts: ScanOptions = None,
+        page: PageOptions = None,
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
         from ..annotations import default_annotation_path
-
-        check_sample_args(samples, batch_size, k)
-        if by not in ranking_names():
-            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--port must be in 0…65535, got {port}")
-        if text is not None and mark is None:
-            raise UsageError("--text labels the units given with --mark; add --mark UNITS")
-        console = console_for(json_output)
-        g = gen_opts.load(gen)
-        g.layer(layer)
-        to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
-        if set(to_mark) & set(to_unmark):
-            raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(set(to_mark) & set(to_unmark))))}")
-        path = annotations or default_annotation_path(g.name, layer, set_name)
-        source = {"ranking": by, "samples": samples, "seed": seed}
-        aset = open_set(g, layer, set_name, Path(path), force, source)
-
-        if to_mark or to_unmark:  # scripted labelling: no sheets, no server
-            for u in to_mark:
-                aset.mark(u, marked=True, text=text)
-            for u in to_unmark:
-                aset.mark(u, marked=False)
-            aset.save(path)
-            if json_output:
-                print_json({"file": str(path), "layer": layer, "set": set_name, "units": list(aset.units)})
-            else:
-                console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
-            return
-
-        from ..annotate import LabelServer, LabelSession
         from ..sheets import build_sheets
 
-        out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
-        ranking = None
-        if by == ABLATION:
-            scan = run_scan(g, layer, None, seed, scan_opts, scan_real_source(g, scan_opts), batch_size, not no_cache)
-            ranking = scan.ranking()
+        check_args(samples, batch_size, k, by, page.port, text, mark)
+        console, g = console_for(json_output), gen_opts.load(gen)
+        to_mark, to_unmark = marks(g, layer, mark, unmark)
+        path = annotations or default_annotation_path(g.name, layer, set_name)
+        aset = open_set(g, layer, set_name, Path(path), force, {"ranking": by, "samples": samples, "seed": seed})
+        if to_mark or to_unmark:
+            return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
+        out_dir = page.out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+        ranking = sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts)
         bar, update = sheets_progress(err_console)
         with bar:
             manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
                                     group_size=group_size, top=top, batch_size=batch_size, ranking=ranking,
                                     use_cache=not no_cache, progress=update)
-        index = out_dir / "index.html"
-        if no_serve:
-            if json_output:
-                print_json({"sheets": str(out_dir), "index": str(index), "units": len(manifest["units"]),
-                            "groups": [str(out_dir / gr["file"]) for gr in manifest["groups"]]})
-            else:
-                console.print(f"wrote {len(manifest['units'])} unit sheets and {len(manifest['groups'])} grouped sheets; open {index}")
-            return
-        if not Path(path).exists():
-            aset.save(path)  # the page edits a file that exists from the start
-        session = LabelSession(aset, Path(path), manifest, out_dir)
-        with LabelServer(session, port=port) as server:
-            if json_output:
-                print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
-            else:
-                console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-                console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
-            if open_browser:
-                import webbrowser
-                webbrowser.open(server.url)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
+        if page.no_serve:
+            return report_sheets(manifest, out_dir, console, json_output)
+        serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
+
+
+def check_args(samples, batch_size, k, by, port, text, mark) -> None:
+    from ..ranking import get_ranker
+
+    check_sample_args(samples, batch_size, k)
+    get_ranker(by)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be in 0…65535, got {port}")
+    if text is not None and mark is None:
+        raise UsageError("--text labels the units given with --mark; add --mark UNITS")
+
+
+def marks(g, layer, mark, unmark) -> tuple[list[int], list[int]]:
+    g.layer(layer)
+    to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
+    both = set(to_mark) & set(to_unmark)
+    if both:
+        raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(both)))}")
+    return to_mark, to_unmark

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -24,16 +25,48 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+# Library errors name Python parameters as `name=value` (`pool=50 must be at least samples=100`); a command
+# shows them as its flags (`--pool 50 must be at least --samples 100`). The flags come from the command's own
+# options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
+LIBRARY_NAMES = {"selection": "select"}
+_PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
+
+
+def command_flags(fn: Callable) -> dict[str, str]:
+    """{parameter name: its long flag} of a typer command function (e.g. {"kid_subset_size": "--kid-subset-size"})."""
+    flags = {}
+    for p in inspect.signature(fn).parameters.values():
+        decls = getattr(p.default, "param_decls", None) or ()
+        longs = [d.split("/")[0] for d in decls if d.startswith("--")]
+        if longs:
+            flags[p.name] = longs[0]
+    return flags
+
+
+def flag_message(message: str, flags: dict[str, str]) -> str:
+    """`name=value` → `--flag value` for the names the command has as flags; others stay as they are."""
+
+    def sub(m: re.Match) -> str:
+        name, value = m.group(1), m.group(2).strip("'\"")
+        flag = flags.get(LIBRARY_NAMES.get(name, name))
+        if flag is None:
+            return m.group(0)
+        return flag if value in ("", "True") else f"{flag} {value}"
+
+    return _PARAM_REF.sub(sub, message)
+
+
 def handle_errors(fn: Callable) -> Callable:
-    """Turn user-caused errors into one line on stderr and exit code 2 (no traceback)."""
+    """Turn user-caused errors into one line on stderr and exit code 2 (no traceback), in the command's flags."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except GanfixError as exc:
+            text = flag_message(str(exc), command_flags(wrapper))
             # escape: messages quote config tables like [gates] that rich would eat as markup
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted")

@@ -7,15 +7,53 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..atomic import atomic_torch_save, atomic_write_json
+from .. import defaults
 from ..errors import UsageError
-from ..ranking import rank_units, strategies
-from ..stats.tally import check_sample_args, tally_unit_stats
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     parse_ints, print_json)
-from ..progress import progress_bar
-from .scan_opts import (ABLATION, BY_HELP, ScanOptions, SuggestOpt, ranking_names, run_scan, run_suggest,
-                        scan_options, scan_real_source)
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, parse_ints,
+                     print_json)
+from .scan_opts import ScanOptions, SuggestOpt, by_help, scan_options
+
+# With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
+STAT_COLUMNS = ["score", "top max", "mean", "std", "rate", "q99"]
+SCAN_COLUMNS = ["ΔFID", "ΔKID", "top max", "rate"]
+FORMATS = {"score": lambda r: f"{r['score']:.3f}", "top max": lambda r: f"{r['top_max']:.3f}",
+           "mean": lambda r: f"{r['mean']:.3f}", "std": lambda r: f"{r['std']:.3f}", "rate": lambda r: f"{r['rate']:.3f}",
+           "q99": lambda r: f"{r['q99']:.3f}", "ΔFID": lambda r: f"{r['delta_fid']:+.4f}",
+           "ΔKID": lambda r: f"{r['delta_kid']:+.5f}"}
+
+
+def ranking_table(report: dict, name: str, top: int) -> Table:
+    table = Table(title=f"{name} · {report['layer']} · by {report['by']} · {report['samples']} samples (seed {report['seed']})")
+    cols = SCAN_COLUMNS if "ablation_scan" in report else STAT_COLUMNS
+    for col in ["rank", "unit", *cols]:
+        table.add_column(col, justify="right")
+    table.add_column("top samples", justify="left")
+    for r in report["units"][:top]:
+        table.add_row(str(r["rank"]), str(r["unit"]), *(FORMATS[c](r) for c in cols), ",".join(map(str, r["top_ids"][:5])))
+    return table
+
+
+def scan_notes(report: dict) -> list[str]:
+    lines = []
+    scan = report.get("ablation_scan")
+    if scan is not None:
+        lines.append(f"ablation scan: base FID {scan['base_fid']:.4f} ({scan['features']}, {scan['samples']} samples); "
+                     "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
+                     "Confirm candidates on their contact sheets, and score the final set with another --seed.")
+    s = report.get("suggested")
+    if s is not None:
+        steps = " → ".join(f"{f:.4f}" for f in s["fids"]) or "no unit helped"
+        lines.append(f"suggested set ({len(s['units'])} of {s['tried']} candidates, forward selection): "
+                     f"{','.join(map(str, s['units'])) or 'none'}; FID {s['base_fid']:.4f} → {steps}. "
+                     f"Check each on its contact sheet before marking it (ganfix annotate --mark …).")
+    return lines
+
+
+def write_ranking(out: Path, report: dict, stats) -> None:
+    from ..atomic import atomic_torch_save, atomic_write_json
+
+    atomic_write_json(out / "ranking.json", report)
+    atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
 
 
 def register(app: typer.Typer) -> None:
@@ -26,12 +64,12 @@ def register(app: typer.Typer) -> None:
     def rank(
         gen: str = GenArg,
         layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
-        samples: int = typer.Option(2000, "--samples", "-n", help="Number of seeded samples in the pass."),
+        samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Number of seeded samples in the pass."),
         seed: int = SeedOpt,
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-        by: str = typer.Option("max", "--by", help=f"Ranking strategy: {', '.join(ranking_names())}. {BY_HELP}"),
-        top: int = typer.Option(20, "--top", help="Rows to show in the table."),
-        k: int = typer.Option(10, "--k", help="Top-k samples kept per unit."),
+        batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
+        by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking")),
+        top: int = typer.Option(defaults.TABLE_ROWS, "--top", help="Rows to show in the table."),
+        k: int = typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit."),
         units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
@@ -41,71 +79,22 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Rank the units of a layer from one streaming pass over seeded samples."""
-        check_sample_args(samples, batch_size, k)
+        from ..workflow.rank import rank as rank_units, ranking_report
+
         if top < 1:
             raise UsageError(f"--top must be at least 1, got {top}")
-        if by not in ranking_names():
-            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
-        if suggest < 0:
-            raise UsageError(f"--suggest must be 0 (off) or a number of units, got {suggest}")
-        if suggest and by != ABLATION:
-            raise UsageError("--suggest builds on the ablation scan; add --by ablation")
         g = gen_opts.load(gen)
-        g.layer(layer)  # validate before the pass
-        only = g.check_units(layer, parse_ints(units, "--units")) if units is not None else None
-        console = console_for(json_output)
-        with progress_bar(f"tally {layer}", samples, err_console) as bar:
-            task = bar.add_task("tally", total=samples)
-            stats = tally_unit_stats(g, layer, samples, seed=seed, batch_size=batch_size, k=k,
-                                     use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n))
-        scan = suggested = None
-        if by == ABLATION:
-            real_src = scan_real_source(g, scan_opts)
-            scan = run_scan(g, layer, only, seed, scan_opts, real_src, batch_size, not no_cache)
-            ranking = scan.ranking()
-            if suggest:
-                suggested = run_suggest(g, scan, real_src, scan_opts, suggest, batch_size, not no_cache)
-        else:
-            ranking = rank_units(stats, by=by, layer=layer)
-        rows = [dict(rank=i + 1, score=float(ranking.scores[u]), **stats.summary(u)) for i, u in enumerate(ranking.order)
-                if only is None or u in only]
-        if scan is not None:
-            for r in rows:
-                r["delta_fid"], r["delta_kid"] = scan.delta(r["unit"])
-        report = {"generator": g.describe(), "layer": layer, "by": by, "samples": samples, "seed": seed,
-                  "quantile_rank_error_bound": stats.sample.rank_error_bound(), "units": rows}
-        if scan is not None:
-            report["ablation_scan"] = {"samples": scan.samples, "features": scan.features, "base_fid": scan.base_fid,
-                                       "base_kid": scan.base_kid, "real": scan_opts.real, "real_seed": scan_opts.real_seed}
-            if suggested is not None:
-                report["suggested"] = suggested.to_dict()
+        only = parse_ints(units, "--units")
+        ranking = rank_units(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, units=only,
+                             use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest))
+        report = ranking_report(g, ranking, samples, seed, units=only)
         if out is not None:
-            atomic_write_json(out / "ranking.json", report)
-            atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
+            write_ranking(out, report, ranking.stats)
         if json_output:
-            print_json({**report, "units": rows[:top]} if top < len(rows) else report)
+            print_json({**report, "units": report["units"][:top]} if top < len(report["units"]) else report)
             return
-        table = Table(title=f"{g.name} · {layer} · by {by} · {samples} samples (seed {seed})")
-        # With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
-        stat_cols = ["score", "top max", "mean", "std", "rate", "q99"] if scan is None else ["ΔFID", "ΔKID", "top max", "rate"]
-        for col in ["rank", "unit", *stat_cols]:
-            table.add_column(col, justify="right")
-        table.add_column("top samples", justify="left")
-        fmt = {"score": lambda r: f"{r['score']:.3f}", "top max": lambda r: f"{r['top_max']:.3f}",
-               "mean": lambda r: f"{r['mean']:.3f}", "std": lambda r: f"{r['std']:.3f}", "rate": lambda r: f"{r['rate']:.3f}",
-               "q99": lambda r: f"{r['q99']:.3f}", "ΔFID": lambda r: f"{r['delta_fid']:+.4f}",
-               "ΔKID": lambda r: f"{r['delta_kid']:+.5f}"}
-        for r in rows[:top]:
-            table.add_row(str(r["rank"]), str(r["unit"]), *(fmt[c](r) for c in stat_cols), ",".join(map(str, r["top_ids"][:5])))
-        console.print(table)
-        if scan is not None:
-            console.print(f"ablation scan: base FID {scan.base_fid:.4f} ({scan.features}, {scan.samples} samples); "
-                          "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
-                          "Confirm candidates on their contact sheets, and score the final set with another --seed.")
-        if suggested is not None:
-            steps = " → ".join(f"{f:.4f}" for f in suggested.fids) or "no unit helped"
-            console.print(f"suggested set ({len(suggested.units)} of {suggested.tried} candidates, forward selection): "
-                          f"{','.join(map(str, suggested.units)) or 'none'}; FID {suggested.base_fid:.4f} → {steps}. "
-                          f"Check each on its contact sheet before marking it (ganfix annotate --mark …).")
+        console = console_for(json_output)
+        for item in [ranking_table(report, g.name, top), *scan_notes(report)]:
+            console.print(item)
         if out is not None:
             console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")

@@ -1,25 +1,23 @@
-"""Options and helper for the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
+"""The options of the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import typer
 
-from ..errors import UsageError
-from ..progress import progress_bar
-from ..ranking import strategies
-from ..real_data import RealSource
-from .common import err_console, option_group, output_resolution
+from .. import defaults
+from ..ranking import get_ranker, ranker_names
+from .common import option_group
 
-ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ranking.ablation)
-
-ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation: feature extractor: inception "
-                               "(needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option("world", "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
-                           "or a folder of images.")
-ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --by ablation and --real world: seed of the real set.")
+ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
+ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation: feature extractor: inception "
+                               "(needs torch-fidelity's weights file; the default except for built-ins that name their "
+                               "own, e.g. toyscenes) or a registered one, e.g. toyscenes (offline).")
+ScanRealOpt = typer.Option(None, "--real", help="With --by ablation: real images, 'world' (the embedded renderer) "
+                           "or a folder of images (default: world).")
+ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --by ablation and --real world: seed of "
+                               "the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
 SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
@@ -27,55 +25,31 @@ SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a
                           "up). A suggestion to confirm on the contact sheets, then score with another --seed.")
 BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
-           "with --units on wide layers).")
+           "with --units on wide layers). 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
+           "(--samples samples, the toyscenes segmenter).")
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     """What the `ablation` ranking scores against: --scan-samples, --features, --real, --real-seed, --inception-weights."""
-    scan_samples: int = 1000
-    features: str = "inception"
-    real: str = "world"
-    real_seed: int = 1
+    scan_samples: int = defaults.SCAN_SAMPLES
+    features: Optional[str] = None
+    real: Optional[str] = None
+    real_seed: int = defaults.REAL_SEED
     inception_weights: Optional[str] = None
+
+    def for_ranking(self, by: str, **extra) -> dict:
+        """The options the ranker `by` takes (the scan's only for rankers that scan); `extra` given when set."""
+        ranker, _ = get_ranker(by)
+        given = {k: v for k, v in extra.items() if v}
+        return {**{k: v for k, v in asdict(self).items() if k in ranker.options}, **given}
 
 
 scan_options = option_group("scan_opts", ScanOptions, [
-    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, str),
-    ("real_seed", ScanRealSeedOpt, int), ("inception_weights", ScanInceptionOpt, Optional[str])])
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, Optional[str]),
+    ("real", ScanRealOpt, Optional[str]), ("real_seed", ScanRealSeedOpt, int),
+    ("inception_weights", ScanInceptionOpt, Optional[str])])
 
 
-def ranking_names() -> list[str]:
-    return [*strategies(), ABLATION]
-
-
-def scan_real_source(g, o: ScanOptions) -> RealSource:
-    if o.scan_samples < 2:
-        raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
-    real_src = RealSource.from_spec(o.real, seed=o.real_seed, resolution=output_resolution(g))
-    if real_src.available() is not None and real_src.available() < o.scan_samples:
-        raise UsageError(f"{o.real} has {real_src.available()} images, fewer than --scan-samples {o.scan_samples}")
-    return real_src
-
-
-def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
-    """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
-    from ..ranking.ablation import scan_ablations
-
-    units = list(only) if only is not None else None
-    total = len(units) if units is not None else g.layer(layer).units
-    with progress_bar(f"ablation scan {layer}", total, err_console) as bar:
-        task = bar.add_task("scan", total=total)
-        return scan_ablations(g, layer, real_src, o.features, o.scan_samples, seed, units, o.inception_weights,
-                              batch_size=batch_size, use_cache=use_cache, on_unit=lambda u: bar.advance(task, 1))
-
-
-def run_suggest(g, scan, real_src, o: ScanOptions, max_units, batch_size, use_cache):
-    """Forward selection over the scan's helpful units, with a progress bar on stderr."""
-    from ..ranking.ablation import greedy_set
-
-    total = len(scan.helpful())
-    with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:
-        task = bar.add_task("suggest", total=total)
-        return greedy_set(g, scan, real_src, o.features, max_units, o.inception_weights, batch_size, use_cache,
-                          on_step=lambda u: bar.advance(task, 1))
+def by_help(what: str) -> str:
+    return f"{what}: {', '.join(ranker_names())}. {BY_HELP}"
