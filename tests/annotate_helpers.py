@@ -21,7 +21,7 @@ def tiny_progan(tmp_path: Path) -> Path:
 @contextmanager
 def running_server(tmp_path: Path):
     """Yields (server, annotation path, manifest) for a tiny generator; the server runs in-process."""
-    from ganfix.annotate import LabelServer, LabelSession
+    from ganfix.pages import LabelSession, PageServer, labelling_page
     from ganfix.annotations import AnnotationSet
     from ganfix.generator import load_generator
     from ganfix.sheets import build_sheets
@@ -32,5 +32,5 @@ def running_server(tmp_path: Path):
     path = tmp_path / "annotations" / "tiny" / f"{TINY_LAYER}-artifacts.json"
     aset = AnnotationSet.new(gen, TINY_LAYER, "artifacts")
     aset.save(path)
-    with LabelServer(LabelSession(aset, path, manifest, sheets), port=0) as server:
+    with PageServer(labelling_page(LabelSession(aset, path, manifest, sheets)), port=0) as server:
         yield server, path, manifest

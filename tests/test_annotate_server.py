@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from annotate_helpers import TINY_LAYER, running_server, tiny_progan
-from ganfix.annotate import safe_file
+from ganfix.pages import safe_file
 from ganfix.cli.app import app
 
 
@@ -44,9 +44,9 @@ def test_binds_loopback_and_page_needs_token(srv):
     assert server.httpd.server_address[0] == "127.0.0.1"
     with urllib.request.urlopen(server.url, timeout=10) as res:
         page = res.read().decode()
-    assert res.status == 200 and f"static/app.js?token={server.token}" in page
+    assert res.status == 200 and f"static/label/app.js?token={server.token}" in page
     base = f"http://127.0.0.1:{server.port}"
-    for url in (f"{base}/", f"{base}/?token=wrong", f"{base}/api/state", f"{base}/static/app.js",
+    for url in (f"{base}/", f"{base}/?token=wrong", f"{base}/api/state", f"{base}/static/label/app.js",
                 f"{base}/api/state?token={server.token[:-1]}"):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(url, timeout=10)
@@ -65,7 +65,7 @@ def test_state_and_files_with_token(srv):
     assert state["layer"] == TINY_LAYER and state["set"] == "artifacts" and state["marked"] == []
     status, data = raw(server, "GET", f"/sheets/{manifest['units'][0]['file']}?token={server.token}")
     assert status == 200 and data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert raw(server, "GET", f"/static/app.css?token={server.token}")[0] == 200
+    assert raw(server, "GET", f"/static/label/app.css?token={server.token}")[0] == 200
 
 
 @pytest.mark.parametrize("path", [

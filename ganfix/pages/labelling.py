@@ -1,4 +1,4 @@
-"""What the labelling page edits: the sheet manifest (read only) and one annotation set on disk.
+"""The labelling page: the sheet manifest (read only) and one annotation set on disk.
 
 Every change is saved (atomically) before the call returns, under a lock, so concurrent requests
 cannot interleave and a killed server loses no acknowledged label.
@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from ..errors import UsageError
+from .server import Page
 
 MAX_TEXT = 500
 
@@ -49,6 +50,16 @@ class LabelSession:
         if marked is None and text is None:
             raise UsageError("nothing to change: give 'marked' and/or 'text'")
         with self._lock:
-            self.aset.mark(unit, marked=marked, text=None if text is None else text.strip())  # None: keep
-            self.aset.save(self.path)  # synchronous: the reply means the label is on disk
+            self._save(unit, marked, None if text is None else text.strip())  # None: keep
             return {"labels": self.labels(), "marked": list(self.aset.units)}
+
+    def _save(self, unit: int, marked: bool | None, text: str | None) -> None:
+        """Apply one change and write the file (synchronous: the reply means the label is on disk)."""
+        self.aset.mark(unit, marked=marked, text=text)
+        self.aset.save(self.path)
+
+
+def labelling_page(session: LabelSession) -> Page:
+    """The page `ganfix annotate` serves: GET state, POST /api/label, the sheets under /sheets/."""
+    return Page("label", state=lambda _query: session.state(), actions={"label": session.update},
+                folders={"sheets": session.sheets_dir}, title="label units")
