@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -89,11 +88,11 @@ def report_sheets(manifest, out_dir, console, json_output) -> None:
 
 def serve(aset, path, manifest, out_dir, port, open_browser, console, json_output) -> None:
     """The labelling page on 127.0.0.1 until Ctrl-C; every change is saved to `path`."""
-    from ..annotate import LabelServer, LabelSession
+    from ..pages import LabelSession, PageServer, labelling_page
 
     if not Path(path).exists():
         aset.save(path)  # the page edits a file that exists from the start
-    with LabelServer(LabelSession(aset, Path(path), manifest, out_dir), port=port) as server:
+    with PageServer(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port=port) as server:
         if json_output:
             print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
         else:
@@ -103,8 +102,7 @@ def serve(aset, path, manifest, out_dir, port, open_browser, console, json_outpu
             import webbrowser
             webbrowser.open(server.url)
         try:
-            while True:
-                time.sleep(3600)
+            server.wait()
         except KeyboardInterrupt:
             err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
 
