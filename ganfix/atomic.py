@@ -21,6 +21,10 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
+    from .distributed import is_writer
+
+    if not is_writer():  # under torchrun only rank 0 writes outputs and caches; the others hold the same result
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

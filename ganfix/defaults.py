@@ -29,7 +29,7 @@ KID_SUBSETS = 100          # torch-fidelity's default
 KID_SUBSET_SIZE = None     # None: min(1000, samples // 2), so that KID's subsets differ
 SELECT = "all"             # all: ids 0…N−1; top: the N of a pool where the patched units fire most (the paper)
 POOL_FACTOR = 5            # select="top" without a pool: pool = 5 · samples
-REAL = "world"             # the embedded renderer; for generators that do not name their own real data
+REAL = "world"             # the embedded renderer (the toy generator's own real set; the check config's default)
 REAL_SEED = 1              # seed of a rendered real set ('world')
 FEATURES = "inception"     # for any generator that does not name its own (see features_for)
 
@@ -66,15 +66,17 @@ CONTEXT_SAMPLES = 20
 
 
 def features_for(gen) -> str:
-    """The feature extractor a generator is scored with when none is named: the built-in's own, else Inception."""
+    """The feature extractor a generator is scored with when none is named: a built-in's own offline extractor
+    (registry `offline_features`: toyscenes for the toy generator), else Inception (standard FID)."""
     entry = _builtin(gen)
-    return getattr(entry, "default_features", None) or FEATURES
+    return getattr(entry, "offline_features", None) or FEATURES
 
 
 def real_for(gen) -> str | None:
-    """The real data a generator is scored against when none is named: the built-in's own, else REAL."""
+    """The real data a generator is scored against when none is named: a built-in's own (registry `default_real`),
+    else None: any other generator must be given its real images (ganfix.real_sets.require_real)."""
     entry = _builtin(gen)
-    return getattr(entry, "default_real", None) or REAL
+    return getattr(entry, "default_real", None)
 
 
 def _builtin(gen):

@@ -33,7 +33,12 @@ class LayerInfo:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None or device == "":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # under torchrun each process takes the GPU of its local rank
+        from .distributed import launched, local_rank
+
+        return torch.device(f"cuda:{local_rank()}" if launched() else "cuda")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -53,6 +58,7 @@ class Generator:
         output_range: Sequence[float] = (-1.0, 1.0),
         name: str = "generator",
         device: str | torch.device | None = "cpu",
+        image_shape: Sequence[int] | None = None,
     ):
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
@@ -64,6 +70,13 @@ class Generator:
             raise UsageError(f"--output-range must be lo,hi with lo < hi, got {lo},{hi}")
         self.output_range = (lo, hi)
         self.name = name
+        # Flat outputs ([N, 784]) are viewed as images of this shape; the module (and its fingerprint) is untouched.
+        self.reshape = tuple(int(v) for v in image_shape) if image_shape else None
+        if self.reshape is not None and (len(self.reshape) != 3 or min(self.reshape) < 1):
+            raise UsageError(f"--image-shape must be C,H,W (e.g. 1,28,28), got {','.join(map(str, self.reshape))}")
+        self._image_shape: tuple[int, int, int] | None = None
+        self.notes: list[str] = []  # what loading chose (e.g. an EMA copy), for the user to read
+        self.weights_file: str | None = None  # checkpoint the weights came from (part of the model's identity)
         self._fingerprint: str | None = None
         self._layers: dict[str, LayerInfo] | None = None
 
@@ -88,14 +101,46 @@ class Generator:
         outs = [self.module(self.latents(ids[i : i + batch_size], seed)) for i in range(0, len(ids), batch_size)]
         return torch.cat(outs) if outs else torch.empty(0)
 
+    def as_images(self, output: torch.Tensor) -> torch.Tensor:
+        """The module's output as images [N, C, H, W] (flat outputs reshaped by --image-shape)."""
+        if self.reshape is None:
+            return output
+        n = output.shape[0]
+        if output[0].numel() != self.reshape[0] * self.reshape[1] * self.reshape[2]:
+            raise UsageError(f"--image-shape {','.join(map(str, self.reshape))} does not fit the output "
+                             f"{list(output.shape[1:])} ({output[0].numel()} values per sample)")
+        return output.reshape(n, *self.reshape)
+
     def to_signed(self, images: torch.Tensor) -> torch.Tensor:
         """Map the output range to [-1, 1] (clamped): the convention of segmenters and sheets."""
         lo, hi = self.output_range
-        return ((images - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
+        return ((self.as_images(images) - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
 
     def to_uint8(self, images: torch.Tensor) -> torch.Tensor:
         lo, hi = self.output_range
-        return ((images - lo) / (hi - lo) * 255).round().clamp(0, 255).to(torch.uint8)
+        return ((self.as_images(images) - lo) / (hi - lo) * 255).round().clamp(0, 255).to(torch.uint8)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one output image, checked once on sample 0: 1 or 3 channels, at least 16×16."""
+        if self._image_shape is None:
+            with torch.no_grad():
+                out = self.module(self.latents([0], 0))
+            if not isinstance(out, torch.Tensor):
+                raise UsageError(f"{self.name} returned {type(out).__name__}, not an image tensor")
+            shape = tuple(self.as_images(out).shape[1:])
+            if len(shape) != 3:
+                n = int(out[0].numel())
+                side = int(round(n ** 0.5))
+                hint = f" (e.g. --image-shape 1,{side},{side})" if side * side == n else ""
+                raise UsageError(f"{self.name} outputs {list(shape)} per sample, not an image [C, H, W]; "
+                                 f"pass --image-shape C,H,W{hint}")
+            if shape[0] not in (1, 3):
+                raise UsageError(f"{self.name} outputs {shape[0]} channels per image; ganfix handles 1 (grey) or 3 (RGB)")
+            if min(shape[1:]) < 16:
+                raise UsageError(f"{self.name} outputs {shape[1]}×{shape[2]} images; ganfix needs at least 16×16")
+            self._image_shape = (int(shape[0]), int(shape[1]), int(shape[2]))
+        return self._image_shape
 
     # -- layers ---------------------------------------------------------------------------------
     @property
@@ -125,13 +170,13 @@ class Generator:
 
     def describe(self) -> dict:
         return {"name": self.name, "fingerprint": self.fingerprint, "z_shape": list(self.z_shape),
-                "output_range": list(self.output_range), "device": str(self.device)}
+                "output_range": list(self.output_range), "device": str(self.device),
+                **({"image_shape": list(self.reshape)} if self.reshape else {})}
 
 
 def output_resolution(g) -> int:
-    """Side of the generator's square output (its last layer's map), for rendering a matching real set; 64 if unknown."""
-    out = list(g.layers.values())[-1].shape if g.layers else None
-    return int(out[-1]) if out and len(out) == 3 else 64
+    """Side (width) of the generator's output images, for rendering a matching real set."""
+    return int(g.image_shape[-1])
 
 
 def _top_level_names(module: nn.Module) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 from . import defaults
 from .errors import UsageError
-from .generator import Generator, output_resolution
+from .generator import Generator
 from .real_data import RealSource
 
 
@@ -22,22 +22,20 @@ def features_name(gen: Generator, features: Optional[str]) -> str:
     return features if features is not None else defaults.features_for(gen)
 
 
-def check_features(gen: Generator, features: Optional[str], inception_weights: Optional[str] = None) -> str:
+def check_features(gen: Generator, features: Optional[str], inception_weights: Optional[str] = None,
+                   offline: Optional[bool] = None) -> str:
     """Resolve the extractor now, so a missing weights file fails before any work."""
     from .extractors import resolve_extractor
+    from .real_sets import offline_features_for
 
     name = features_name(gen, features)
-    resolve_extractor(name, inception_weights)
+    resolve_extractor(name, inception_weights, offline, offline_features_for(gen))
     return name
 
 
 def open_real(gen: Generator, real: Optional[str], real_seed: int, samples: int, param: str = "samples") -> RealSource:
-    """The real images (rendered 'world' or a folder) at the generator's output size, with at least `samples`."""
-    spec = real if real is not None else defaults.real_for(gen)
-    if spec is None:
-        raise UsageError(f"name the real images to score {gen.name!r} against: real=<folder of images>")
-    src = RealSource.from_spec(spec, seed=real_seed, resolution=output_resolution(gen))
-    have = src.available()
-    if have is not None and have < samples:
-        raise UsageError(f"{spec} has {have} images, fewer than {param}={samples}")
-    return src
+    """The real images (a folder, or 'world') fitted to the generator's output, with at least `samples` of them;
+    required for generators that do not name their own (see ganfix.real_sets)."""
+    from .real_sets import real_source_for
+
+    return real_source_for(gen, real, real_seed, samples=samples)

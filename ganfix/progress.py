@@ -59,6 +59,10 @@ class PlainProgress:
 def progress_bar(description: str, total: int, console: Console | None = None):
     """A rich progress bar on a terminal, else a PlainProgress writing periodic lines to stderr."""
     console = console or _stderr
+    from .distributed import rank
+
+    if rank() != 0:  # under torchrun rank 0 alone shows (global) progress
+        return PlainProgress(description, total, interval=float("inf"))
     if not console.is_terminal:
         return PlainProgress(description, total)
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

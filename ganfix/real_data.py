@@ -38,18 +38,30 @@ class RealSource:
     kind: str  # "world" or "folder"
     location: str
     seed: int = 1
-    resolution: int = 64
+    resolution: int = 64  # width of the images handed out (the generator's)
+    channels: int = 3  # 1: folder images are read as grey
+    height: int | None = None  # when the generator's images are not square
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.height or self.resolution, self.resolution)
+
+    @property
+    def label(self) -> str:
+        """What reports say the real set is: 'world' or the folder."""
+        return "world" if self.kind == "world" else self.location
 
     @classmethod
-    def from_spec(cls, spec: str, seed: int = 1, resolution: int = 64) -> "RealSource":
+    def from_spec(cls, spec: str, seed: int = 1, resolution: int = 64, channels: int = 3,
+                  height: int | None = None) -> "RealSource":
         if spec == "world":
-            return cls("world", "world", seed, resolution)
+            return cls("world", "world", seed, resolution, channels, height)
         path = Path(spec)
         if not path.is_dir():
             raise UsageError(f"real data {spec!r} is neither 'world' nor a folder of images")
         if not cls._files(path):
             raise UsageError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found in {path}")
-        return cls("folder", str(path), seed, resolution)
+        return cls("folder", str(path), seed, resolution, channels, height)
 
     @staticmethod
     def _files(path: Path) -> list[Path]:
@@ -63,13 +75,20 @@ class RealSource:
             from .world import scenes
 
             version = getattr(scenes, "RENDERER_VERSION", hashlib.sha256(Path(scenes.__file__).read_bytes()).hexdigest()[:16])
-            return {"kind": "world", "renderer": version, "seed": self.seed, "n": n, "resolution": self.resolution}
+            return {"kind": "world", "renderer": version, "seed": self.seed, "n": n, "resolution": self.resolution,
+                    **self._shape_identity()}
         h = hashlib.sha256()
         root = Path(self.location)
         for p in self._files(root)[:n]:
             st = p.stat()
             h.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        return {"kind": "folder", "path": str(root.resolve()), "files": h.hexdigest(), "n": n, "resolution": self.resolution}
+        return {"kind": "folder", "path": str(root.resolve()), "files": h.hexdigest(), "n": n, "resolution": self.resolution,
+                **self._shape_identity()}
+
+    def _shape_identity(self) -> dict:
+        # Only when not the historic default (3-channel square), so existing cache keys stay valid.
+        return {**({"channels": self.channels} if self.channels != 3 else {}),
+                **({"height": self.height} if self.height and self.height != self.resolution else {})}
 
     def images(self, n: int) -> torch.Tensor:
         """n real images as uint8 [n, 3, R, R] (folders: first n files in sorted order, resized)."""
@@ -89,14 +108,16 @@ class RealSource:
         files = self._files(Path(self.location))
         if len(files) < n:
             raise UsageError(f"{self.location} has {len(files)} images, fewer than the {n} requested; lower --samples")
-        out = np.empty((n, self.resolution, self.resolution, 3), dtype=np.uint8)
+        h, w = self.size
+        mode = "L" if self.channels == 1 else "RGB"
+        out = np.empty((n, h, w, self.channels), dtype=np.uint8)
         for i, f in enumerate(files[:n]):
             try:
                 with Image.open(f) as im:
-                    im = im.convert("RGB")
-                    if im.size != (self.resolution, self.resolution):
-                        im = im.resize((self.resolution, self.resolution), Image.BILINEAR)
-                    out[i] = np.asarray(im)
+                    im = im.convert(mode)
+                    if im.size != (w, h):
+                        im = im.resize((w, h), Image.BILINEAR)
+                    out[i] = np.asarray(im).reshape(h, w, self.channels)
             except OSError as exc:
                 raise UsageError(f"cannot read image {f}: {exc}") from None
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()

@@ -24,8 +24,8 @@ class BuiltinGenerator:
     output_range: tuple[float, float] = (-1.0, 1.0)
     description: str = ""
     fingerprint: str | None = None  # recorded fingerprint of the shipped weights (verified in tests)
-    default_features: str | None = None  # scored with this extractor when none is named (else Inception)
-    default_real: str | None = None      # and against this real data (e.g. 'world', the embedded renderer)
+    default_real: str | None = None  # the real set scored against when --real is not given (e.g. "world")
+    offline_features: str | None = None  # an extractor that fits it and needs no download (e.g. "toyscenes")
 
 
 @dataclass

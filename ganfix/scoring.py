@@ -59,7 +59,8 @@ def check_kid_subset(samples: int, kid_subset_size: Optional[int], param: str = 
 def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
     """Everything the features depend on: model tensors, patch, exact sample ids, seed, extractor, range, device."""
     ids_digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
-    return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape),
+    shape = {"image_shape": list(gen.reshape)} if getattr(gen, "reshape", None) else {}
+    return cache_key("gen_features", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape), **shape,
                      output_range=list(gen.output_range), device=gen.device.type, seed=seed, ids=ids_digest,
                      patch=None if patch is None else {"layer": patch.layer, "units": patch.units, "value": patch.value,
                                                          "spatial": patch.spatial},
@@ -116,16 +117,20 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
 
 def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
                     patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100) -> dict:
+                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
+                    offline: bool | None = None) -> dict:
     """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    from .real_sets import offline_features_for
+
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights)
+    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
     k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
-            "features": extractor.name, "feature_layer": extractor.layer}
+            "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
+            "real_label": real.label}
 
 
 def _interval(values: list[float]) -> list[float]:
@@ -142,7 +147,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
                  seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
                  bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 kid_subsets: int = 100) -> dict:
+                 kid_subsets: int = 100, offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
     if random_draws < 1:
         raise UsageError(f"random_draws={random_draws} must be at least 1 (the baseline is the point of the comparison)")
@@ -154,7 +159,9 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
     else:
         raise UsageError(f"select={selection} must be 'all' or 'top'")
-    extractor = resolve_extractor(features, inception_weights)
+    from .real_sets import offline_features_for
+
+    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     rstats = real_stats(real_feats)
@@ -193,7 +200,8 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
     report = {
         "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
                      "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
-                     "features": extractor.name, "feature_layer": extractor.layer, "random_draws": random_draws,
+                     "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
+                     "real_label": real.label, "random_draws": random_draws,
                      "bootstrap": bootstrap, "kid_subset_size": subset, "kid_subsets": kid_subsets, "real": real.identity(samples)},
         "original": scores["original"],
         "patched": scores["patched"],
@@ -216,8 +224,12 @@ def verdict(report: dict) -> str:
     ci = d.get("ci95_vs_random")
     if ci is None:
         return "no bootstrap interval computed"
+    settings = report.get("settings", {})
+    metric = settings.get("metric", "FID")
+    if settings.get("real_label"):
+        metric = f"{metric} vs {settings['real_label']}"
     if ci[1] < 0:
-        return f"the patch beats random ablation: FID −{-d['fid_patched_minus_random_mean']:.2f} vs random mean (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
+        return f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
     if ci[0] > 0:
         return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
     return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0)"

@@ -6,6 +6,8 @@ import os
 # One BLAS thread: on a shared 2-core machine NumPy's threaded BLAS makes KID several times slower.
 # Set before numpy/torch load their BLAS (conftest is imported before the test modules).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Nothing downloads in tests: extractors that need weights fail with one line instead of trying.
+os.environ["GANFIX_OFFLINE"] = "1"
 
 import pytest
 import torch

@@ -9,6 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from ganfix.annotations import AnnotationSet
+from ganfix.errors import UsageError
 from ganfix.cli.app import app
 from ganfix.export import export_patched
 from ganfix.generator import load_generator
@@ -156,7 +157,7 @@ def test_fingerprint_refusal_and_force(gen, ann_file, tmp_path):
     assert (out / "export" / "patched_generator.ts").exists()
 
 
-def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch):
+def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch, real_folder):
     out = tmp_path / "never"
     base = ["repair", SPEC, "--out", str(out)]
     empty = AnnotationSet.new(gen, "features").save(tmp_path / "empty.json")
@@ -184,8 +185,13 @@ def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch):
     one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--samples", "50", "--kid-subset-size", "100"]),
                    "fewer than KID's subset size")
     monkeypatch.setattr("ganfix.extractors.inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
-    one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--features", "inception", "--samples", "20"]),
-                   "Inception weights not found", "--features toyscenes")
+    # Not a built-in: no silent toy real set, and the missing-Inception error does not push the toy extractor.
+    one_line_error(runner.invoke(app, base + ["--annotations", str(ann_file), "--samples", "20"]),
+                   "not a built-in generator", "--real FOLDER")
+    res = runner.invoke(app, base + ["--annotations", str(ann_file), "--features", "inception", "--samples", "20",
+                                     "--real", str(real_folder)])
+    one_line_error(res, "Inception weights not found", "--inception-weights", "extractor.py:factory")
+    assert "toyscenes" not in res.output
     assert not out.exists()
 
 
@@ -193,8 +199,15 @@ def test_inception_weights_path_is_handed_to_torch_fidelity(tmp_path):
     from ganfix.extractors import resolve_extractor
 
     stand_in = tmp_path / "pt_inception.pth"
-    stand_in.write_bytes(b"stand-in")
+    stand_in.write_bytes(b"stand-in")  # not a torch file: refused before torch-fidelity sees it
+    with pytest.raises(UsageError, match="could not read"):
+        resolve_extractor("inception", str(stand_in))
+    keys = ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight", "fc.weight", "fc.bias")
+    torch.save({k: torch.zeros(2) for k in keys}, stand_in)  # the right keys, wrong shapes
     ex = resolve_extractor("inception", str(stand_in))
     assert ex.name == "inception-v3-compat" and ex.layer == "2048" and ex.weights_path == str(stand_in)
-    with pytest.raises(Exception):
-        ex.build()  # torch-fidelity tries to load our stand-in (not a real weights file) — no download
+    with pytest.raises(UsageError, match="could not build the inception-v3-compat feature extractor") as exc:
+        ex.build()  # torch-fidelity loads the validated copy; the shapes do not fit — one line, no download
+    assert "\n" not in str(exc.value)
+
+

@@ -101,16 +101,20 @@ def test_extractor_resolution(tmp_path, monkeypatch):
         resolve_extractor("inception", str(tmp_path / "nope.pth"))
     with pytest.raises(UsageError, match="unknown feature extractor"):
         resolve_extractor("no-such-extractor")
-    # Present in torch-fidelity's cache folder → used; explicit path → handed to torch-fidelity.
+    # Present in torch-fidelity's cache folder → used (after a weights_only check); explicit path → a
+    # validated copy is handed to torch-fidelity, never the user's file itself.
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "w.pth").write_bytes(b"stand-in")
+    fake_state = {k: torch.zeros(2) for k in ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight",
+                                              "fc.weight", "fc.bias")}
+    torch.save(fake_state, tmp_path / "cache" / "w.pth")
     assert resolve_extractor("inception").weights_path == str(tmp_path / "cache" / "w.pth")
     stand_in = tmp_path / "explicit.pth"
-    stand_in.write_bytes(b"stand-in")
+    torch.save(fake_state, stand_in)
     seen = {}
 
     def fake_create(name, features_list, cuda=False, **kwargs):
         seen.update(name=name, features=features_list, **kwargs)
+        seen["tensors"] = torch.load(kwargs["feature_extractor_weights_path"], weights_only=True)
         return "extractor"
 
     import torch_fidelity.utils
@@ -119,8 +123,9 @@ def test_extractor_resolution(tmp_path, monkeypatch):
     ex = resolve_extractor("inception", str(stand_in))
     assert ex.build() == "extractor"
     assert seen["name"] == "inception-v3-compat" and seen["features"] == ["2048"]
-    assert seen["feature_extractor_weights_path"] == str(stand_in)
-    assert ex.identity["weights"].startswith(str(stand_in.resolve()))  # the cache key names the weights file
+    assert seen["feature_extractor_weights_path"] != str(stand_in) and set(seen["tensors"]) == set(fake_state)
+    assert not Path(seen["feature_extractor_weights_path"]).exists()  # the private copy is gone after the build
+    assert ex.identity["weights"] and ex.identity["weights"] != resolve_extractor("toyscenes").identity["weights"]
 
 
 def test_kid_subset_check():
@@ -204,7 +209,7 @@ def test_cli_score_json_and_default_inception_error(gen, tmp_path, monkeypatch):
     monkeypatch.setattr(features_mod, "inception_weights_candidates", lambda: [tmp_path / "nowhere.pth"])
     res = runner.invoke(app, ["score", SPEC, "--samples", "60", "--real", str(real)])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
-    assert "Inception weights not found" in res.output and "--features toyscenes" in res.output
+    assert "Inception weights not found" in res.output and "toyscenes" not in res.output  # not a toy generator
 
 
 def test_generated_feature_cache_distinguishes_spatial_patches(gen):

@@ -79,3 +79,33 @@ def test_cache_is_keyed_and_reused(gen, monkeypatch):
     assert not calls and torch.equal(again.topk.ids, first.topk.ids)
     tally_unit_stats(gen, "layer2", 50, seed=1)  # another seed is another key: recomputed
     assert calls
+
+
+def _reference_quantile(ps, q):
+    """The previous read-out (hash order, then a stable full sort): the new one must match it exactly."""
+    by_hash = torch.argsort(ps.hashes)
+    ordered = torch.sort(ps.values[:, by_hash], dim=1, stable=True).values
+    qs = torch.as_tensor(q, dtype=torch.float64).reshape(-1).clamp(0, 1)
+    pos = qs * (ordered.shape[1] - 1)
+    lo, hi = pos.floor().long(), pos.ceil().long()
+    frac = (pos - lo).float()
+    out = ordered[:, lo] * (1 - frac) + ordered[:, hi] * frac
+    return out[:, 0] if torch.as_tensor(q).dim() == 0 else out
+
+
+def test_quantile_readout_identical_to_full_sort():
+    from ganfix.stats.position_sample import PositionSample
+
+    g = torch.Generator().manual_seed(3)
+    for capacity in (1 << 9, 1 << 14):  # over capacity (sampled) and exact
+        ps = PositionSample(7, capacity, seed=1)
+        for i in range(0, 96, 32):
+            acts = torch.randn(32, 7, 16, generator=g)
+            acts[:, 0] = acts[:, 0].clamp_min(0)  # ties at zero (a ReLU unit)
+            ps.add(acts, list(range(i, i + 32)))
+        for q in (0.0, 0.001, 0.01, 0.5, 0.9, 0.99, 0.999, 1.0, [0.01, 0.99], [0.1, 0.5, 0.99, 0.999]):
+            ps._sorted_key, ps._tail_cache = None, None  # each query starts from no memoised read-out
+            assert torch.equal(ps.quantile(q), _reference_quantile(ps, q)), q
+        ps._sorted_key, ps._tail_cache = None, None
+        first = ps.quantile(0.99)
+        assert torch.equal(ps.quantile([0.5, 0.99])[:, 1], first)  # tail cache then full sort agree

@@ -222,8 +222,18 @@ def parse_config(data: dict, base: Path | None = None, source: Path | None = Non
             raise UsageError(f"{_loc(source, where)}output_range must be [lo, hi] with lo < hi, got {r!r}")
         cfg.output_range = (float(r[0]), float(r[1]))
     cfg.trust_pickle = data.get("trust_pickle", False)
-    cfg.features = data.get("features", cfg.features)
-    real = data.get("real", cfg.real)
+    from ..registry import get_builtin_generator
+
+    builtin = get_builtin_generator(generator)
+    # No silent toy default: a built-in names its own real set and offline extractor; others name theirs.
+    cfg.features = data.get("features", builtin.offline_features if builtin and builtin.offline_features else "inception")
+    if ":" in cfg.features and cfg.features.rsplit(":", 1)[0].endswith(".py"):
+        file_part, factory = cfg.features.rsplit(":", 1)
+        cfg.features = f"{_path(file_part, base, 'features', source, where)}:{factory}"
+    real = data.get("real", builtin.default_real if builtin else None)
+    if real is None:
+        raise UsageError(f"{_loc(source, where)}missing key 'real': {generator} is not a built-in generator, so name its "
+                         "real images (real = \"path/to/real-images\", or \"world\" for the toy world's scenes on purpose)")
     cfg.real = real if real == "world" else str(_path(real, base, "real", source, where))
     cfg.real_as_written = real
     for key in ("samples", "random_draws", "bootstrap"):

@@ -12,13 +12,12 @@ class ScoringMetrics:
         self._real = None
 
     def real(self, gen):
-        from ..real_data import RealSource
+        from ..real_sets import real_source_for
 
         if self._real is None:
-            # Real images are resized to the generator's output size, so both sides of the Fréchet
-            # distance go through the feature extractor at the same resolution.
-            size = int(gen.generate([0], seed=self.cfg.seed).shape[-1])
-            self._real = RealSource.from_spec(self.cfg.real, resolution=size)
+            # Real images are resized to the generator's output size (and checked to fit it), so both sides
+            # of the Fréchet distance go through the feature extractor at the same resolution.
+            self._real = real_source_for(gen, self.cfg.real, option="real =")
         return self._real
 
     def score(self, gen) -> dict:

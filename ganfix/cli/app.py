@@ -14,7 +14,9 @@ from ..errors import GanfixError
 
 app = typer.Typer(
     name="ganfix",
-    help="Debug and repair trained GAN generators (GAN Dissection, offline, on CPU or GPU).",
+    help="Debug and repair trained GAN generators (GAN Dissection, offline, on CPU or GPU). "
+         "Every command also takes --threads N (CPU threads for torch; default: $GANFIX_THREADS, else the CPUs "
+         "this process may use, divided among torchrun's processes on the node).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -45,9 +47,42 @@ def _register_all() -> None:
 _register_all()
 
 
+def _take_threads_option(argv: list[str]) -> tuple[list[str], str | None]:
+    """`--threads N` is accepted anywhere on the command line, for every command; it is taken out
+    before the command's own options are parsed."""
+    rest, value, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--threads" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, value
+
+
+def _join_torchrun() -> None:
+    """Under torchrun: join the process group; ranks other than 0 print nothing on stdout (rank 0 renders)."""
+    from .. import distributed
+
+    if distributed.init_from_env() and distributed.rank() != 0:
+        import os
+
+        sys.stdout = open(os.devnull, "w")
+
+
 def main() -> None:
+    from ..threads import configure_threads
+
     try:
-        app(standalone_mode=True)
+        argv, threads = _take_threads_option(sys.argv[1:])
+        if "--help" not in argv and argv:
+            configure_threads(threads)
+        _join_torchrun()
+        app(args=argv, standalone_mode=True)
     except GanfixError as exc:  # raised outside a command body (e.g. during parsing callbacks)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

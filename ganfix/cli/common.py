@@ -56,6 +56,12 @@ def flag_message(message: str, flags: dict[str, str]) -> str:
     return _PARAM_REF.sub(sub, message)
 
 
+def _rank_prefix() -> str:
+    from ..distributed import rank, world_size
+
+    return f"rank {rank()}: " if world_size() > 1 else ""
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn user-caused errors into one line on stderr and exit code 2 (no traceback), in the command's flags."""
 
@@ -66,7 +72,7 @@ def handle_errors(fn: Callable) -> Callable:
         except GanfixError as exc:
             text = flag_message(str(exc), command_flags(wrapper))
             # escape: messages quote config tables like [gates] that rich would eat as markup
-            err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {_rank_prefix()}{escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -112,17 +118,29 @@ SeedOpt = typer.Option(0, "--seed", help="Seed: the same seed gives the same sam
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (logs go to stderr).")
 
 
-def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=False):
+WeightsKeyOpt = typer.Option(None, "--weights-key", help="Dotted key of the generator's state dict inside the checkpoint, e.g. netG_state_dict or state_dict.g_ema (default: found automatically, EMA copies preferred).")
+StripPrefixOpt = typer.Option(None, "--strip-prefix", help="Keep only state-dict keys starting with this prefix, without it (e.g. 'generator.' in Lightning checkpoints).")
+ImageShapeOpt = typer.Option(None, "--image-shape", help="C,H,W to view a flat output (e.g. [N, 784]) as images, e.g. 1,28,28.")
+
+
+def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=False, weights_key=None, strip_prefix=None,
+             image_shape=None):
     from ..generator import load_generator
 
-    return load_generator(
+    g = load_generator(
         gen,
         weights=weights,
         z_shape=parse_ints(z_shape, "--z-shape"),
         output_range=parse_floats(output_range, "--output-range", 2),
         device=device,
         trust_pickle=trust_pickle,
+        weights_key=weights_key,
+        strip_prefix=strip_prefix,
+        image_shape=parse_ints(image_shape, "--image-shape"),
     )
+    for note in getattr(g, "notes", []):
+        err_console.print(note, highlight=False, soft_wrap=True)
+    return g
 
 
 @dataclass(frozen=True)
@@ -133,13 +151,19 @@ class GenOptions:
     output_range: str = "-1,1"
     device: Optional[str] = None
     trust_pickle: bool = False
+    weights_key: Optional[str] = None
+    strip_prefix: Optional[str] = None
+    image_shape: Optional[str] = None
 
     def load(self, spec: str):
-        return load_gen(spec, self.weights, self.z_shape, self.output_range, self.device, self.trust_pickle)
+        return load_gen(spec, self.weights, self.z_shape, self.output_range, self.device, self.trust_pickle,
+                        self.weights_key, self.strip_prefix, self.image_shape)
 
 
 _GEN_PARAMS = [("weights", WeightsOpt, Optional[str]), ("z_shape", ZShapeOpt, Optional[str]),
-               ("output_range", OutputRangeOpt, str), ("device", DeviceOpt, Optional[str]), ("trust_pickle", TrustOpt, bool)]
+               ("output_range", OutputRangeOpt, str), ("device", DeviceOpt, Optional[str]), ("trust_pickle", TrustOpt, bool),
+               ("weights_key", WeightsKeyOpt, Optional[str]), ("strip_prefix", StripPrefixOpt, Optional[str]),
+               ("image_shape", ImageShapeOpt, Optional[str])]
 
 
 def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> Callable[[Callable], Callable]:

@@ -11,7 +11,7 @@ from ..annotations import AnnotationSet
 from ..errors import UsageError
 from ..export import export_patched
 from ..patch import Patch
-from ..real_data import RealSource
+from ..real_sets import offline_features_for, real_source_for
 from ..repair.report import table_rows, write_outputs
 from ..scoring import check_kid_subset, score_repair, verdict
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
@@ -20,17 +20,21 @@ from ..progress import progress_bar
 
 # Standard FID (Inception) unless told otherwise; offline, its missing weights file is a one-line
 # error that names --features toyscenes (the embedded extractor).
-FeaturesOpt = typer.Option("inception", "--features", help="Feature extractor: inception (standard FID; needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
-RealOpt = typer.Option("world", "--real", help="Real images: 'world' (the embedded renderer) or a folder of images.")
-InceptionOpt = typer.Option(None, "--inception-weights", help="Path to torch-fidelity's Inception weights file (pt_inception-2015-12-05).")
+FeaturesOpt = typer.Option("inception", "--features", help="Feature extractor: inception (standard FID), vgg16, clip-…, dinov2-… (torch-fidelity's; need weights: --feature-weights, torch-fidelity's cache, or a download unless --offline), toyscenes (offline, toy world), or your own as path/to/extractor.py:factory (imports and runs that file).")
+RealOpt = typer.Option(None, "--real", help="Real images: a folder of images, or 'world' (the embedded renderer). Required except for built-in generators, which name their own.")
+InceptionOpt = typer.Option(None, "--feature-weights", "--inception-weights", help="Local weights file of the named extractor (e.g. torch-fidelity's weights-inception-2015-12-05-6726825d.pth); read with weights_only=True and checked.")
+OfflineOpt = typer.Option(False, "--offline", help="Never download extractor weights (also GANFIX_OFFLINE=1).")
 
 
 def results_table(report: dict, title: str) -> Table:
     table = Table(title=title)
     table.add_column("generator")
-    features = report.get("settings", {}).get("features", "")
-    # Fréchet distance in another feature space than Inception's is not FID: say which one it is.
-    table.add_column("FID" if features.startswith("inception") else f"FD ({features})", justify="right")
+    settings = report.get("settings", {})
+    features = settings.get("features", "")
+    # Fréchet distance in another feature space than Inception's is not FID: say which one it is, and against what.
+    metric = "FID" if features.startswith("inception") else f"FD ({features} features)"
+    real = settings.get("real_label")
+    table.add_column(f"{metric} vs {real}" if real else metric, justify="right")
     table.add_column("KID", justify="right")
     for row in table_rows(report):
         table.add_row(*row)
@@ -57,6 +61,7 @@ def register(app: typer.Typer) -> None:
         real: str = RealOpt,
         real_seed: int = typer.Option(1, "--real-seed", help="Seed of the rendered real set (world)."),
         inception_weights: Optional[str] = InceptionOpt,
+        offline: bool = OfflineOpt,
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
         no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
@@ -74,12 +79,11 @@ def register(app: typer.Typer) -> None:
         g = gen_opts.load(gen)
         g.layer(ann.layer)
         patch = Patch.from_annotations(ann, g, force=force)
-        real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g)) if not no_score else None
-        if real_src is not None and real_src.available() is not None and real_src.available() < samples:
-            raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
+        real_src = real_source_for(g, real, real_seed, samples=samples) if not no_score else None
         if not no_score:
             from ..extractors import resolve_extractor
-            resolve_extractor(features, inception_weights)  # fail before any work when weights are missing
+            # fail before any work when weights are missing
+            resolve_extractor(features, inception_weights, offline or None, offline_features_for(g))
         console = console_for(json_output)
         # Score first, export after: on a failure nothing is left half-written in --out.
         report = None
@@ -89,7 +93,7 @@ def register(app: typer.Typer) -> None:
                 task = bar.add_task("score", total=n_total)
                 report = score_repair(g, patch, real_src, features, samples, seed, random_draws, select, pool, bootstrap,
                                       inception_weights, kid_subset_size, batch_size,
-                                      progress=lambda name, n, total: bar.advance(task, n))
+                                      progress=lambda name, n, total: bar.advance(task, n), offline=offline or None)
         export = export_patched(g, patch, out / "export", seed=seed).to_dict()
         if report is not None:
             write_outputs(out, report, g, patch, export)

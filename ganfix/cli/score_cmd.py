@@ -11,12 +11,12 @@ from ..annotations import AnnotationSet
 from ..atomic import atomic_write_json
 from ..errors import UsageError
 from ..patch import Patch
-from ..real_data import RealSource
+from ..real_sets import real_source_for
 from ..scoring import check_kid_subset, score_generator
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      output_resolution, print_json)
 from ..progress import progress_bar
-from .repair_cmd import FeaturesOpt, InceptionOpt, RealOpt
+from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         real: str = RealOpt,
         real_seed: int = typer.Option(1, "--real-seed"),
         inception_weights: Optional[str] = InceptionOpt,
+        offline: bool = OfflineOpt,
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size"),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
         out: Optional[Path] = typer.Option(None, "--out", help="Write score.json here."),
@@ -52,13 +53,11 @@ def register(app: typer.Typer) -> None:
                 ann.check_layer(layer)
             g.layer(ann.layer)
             patch = Patch.from_annotations(ann, g, force=force)
-        real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g))
-        if real_src.available() is not None and real_src.available() < samples:
-            raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
+        real_src = real_source_for(g, real, real_seed, samples=samples)
         with progress_bar("scoring", samples, err_console) as bar:
             task = bar.add_task("score", total=samples)
             result = score_generator(g, real_src, features, samples, seed, patch, inception_weights, kid_subset_size,
-                                     batch_size, on_batch=lambda n: bar.advance(task, n))
+                                     batch_size, on_batch=lambda n: bar.advance(task, n), offline=offline or None)
         result = {"generator": g.describe(), "patched_units": patch.units if patch else None,
                   "layer": patch.layer if patch else None, **result}
         if out is not None:
@@ -67,7 +66,7 @@ def register(app: typer.Typer) -> None:
             print_json(result)
             return
         table = Table(title=f"{g.name}{' (patched)' if patch else ''} · {samples} samples · {result['features']}")
-        table.add_column("FID", justify="right")
+        table.add_column(f"{result['metric']} vs {result['real_label']}", justify="right")
         table.add_column("KID", justify="right")
         table.add_row(f"{result['fid']:.3f}", f"{result['kid_mean']:.4f} ± {result['kid_std']:.4f}")
         console_for(False).print(table)

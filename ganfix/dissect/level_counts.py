@@ -32,14 +32,24 @@ class LevelCounter:
         # indexed like the bincount: (unit · G + bin) · C + class
         self.boundary3 = boundary.unsqueeze(2).expand(self.U, bins, self.C).reshape(-1).contiguous()
         # per unit and bin: the first level whose threshold lies in that bin or above (= thresholds in lower bins)
-        self.first_level = torch.stack([torch.searchsorted(g_thr[u].contiguous(), torch.arange(bins, dtype=torch.float32))
-                                        for u in range(self.U)]).reshape(-1)
+        self.first_level = torch.searchsorted(g_thr.contiguous(), torch.arange(bins, dtype=torch.float32).expand(self.U, bins).contiguous()).reshape(-1)
         self.unit_off = (torch.arange(self.U, dtype=torch.float32) * bins).view(-1, 1)
 
     def _bins(self, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
         # The same ops on thresholds and values: the rounding is identical, so monotonicity holds exactly.
         # Float bin numbers (exact integers below 2^24) keep the hot path in one dtype.
         return (x - self.t0[lo:hi]).mul_(self.inv[lo:hi]).floor_().clamp_(0, self.G - 1)
+
+    def _levels_below(self, v: torch.Tensor, j: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        """#{levels l : t_{unit j, l} < v} for each value v of unit j (j sorted): one batched searchsorted over
+        a [u, max per unit] table padded with +inf, instead of one call per unit."""
+        u = hi - lo
+        per_unit = torch.bincount(j, minlength=u)
+        start = torch.cumsum(per_unit, 0) - per_unit
+        col = torch.arange(j.numel()) - start.index_select(0, j)  # position of each value within its unit
+        table = torch.full((u, int(per_unit.max())), float("inf"))
+        table[j, col] = v
+        return torch.searchsorted(self.thr[lo:hi].contiguous(), table)[j, col]
 
     def above(self, vals: torch.Tensor, seg: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
         """vals [u, N] (units lo…hi−1), seg [N] float class ids → int64 [u, L, C]: #{v > t_l, class c}."""
@@ -60,8 +70,7 @@ class LevelCounter:
         j = jg // G
         v = vals.reshape(-1).index_select(0, pos)  # positions are sorted, hence grouped by unit
         start = self.first_level.index_select(0, jg + lo * G)  # first level in v's bin
-        per_unit = torch.bincount(j, minlength=u).tolist()
-        stop = torch.cat([torch.searchsorted(self.thr[lo + jj], part) for jj, part in enumerate(v.split(per_unit))])
+        stop = self._levels_below(v, j, lo, hi)
         base = j * ((L + 1) * C) + c  # levels start…stop−1 of v's bin are below v: a difference array over levels
         diff = (torch.bincount(base + start * C, minlength=u * (L + 1) * C)
                 - torch.bincount(base + stop * C, minlength=u * (L + 1) * C)).view(u, L + 1, C)

@@ -32,23 +32,37 @@ def load_generator(
     output_range: Sequence[float] | None = None,
     device: str | torch.device | None = None,
     trust_pickle: bool = False,
+    weights_key: str | None = None,
+    strip_prefix: str | None = None,
+    image_shape: Sequence[int] | None = None,
 ) -> Generator:
-    """Load a generator from a spec string (see module docstring)."""
+    """Load a generator from a spec string (see module docstring).
+
+    `weights_key` (dotted) and `strip_prefix` find the state dict inside a checkpoint (see
+    `checkpoint.unwrap_state_dict`); `image_shape` (C, H, W) views flat outputs as images. What was chosen
+    (e.g. an EMA copy) is listed in the generator's `notes`."""
     from ..registry import builtin_generators, get_builtin_generator
 
     dev = resolve_device(device)
     out_range = tuple(output_range) if output_range else None
+    notes: list[str] = []
+
+    def make(module, shape, rng, weights_file=None) -> Generator:
+        g = Generator(module, shape, rng, name=spec, device=dev, image_shape=image_shape)
+        g.notes, g.weights_file = notes, weights_file
+        return g
+
     builtin = get_builtin_generator(spec)
     if builtin is not None:
         module = builtin.build()
-        return Generator(module, z_shape or builtin.z_shape, out_range or builtin.output_range, name=spec, device=dev)
+        return make(module, z_shape or builtin.z_shape, out_range or builtin.output_range)
 
     if is_factory_spec(spec):
-        module = load_factory(spec, weights)
+        module = load_factory(spec, weights, weights_key, strip_prefix, notes)
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape (e.g. --z-shape 128,1,1)")
-        return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+        return make(module, shape, out_range or (-1.0, 1.0), weights)
 
     path = Path(spec)
     if weights is not None:
@@ -67,12 +81,12 @@ def load_generator(
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape")
-        return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+        return make(module, shape, out_range or (-1.0, 1.0), spec)
     if path.is_file() and is_torchscript(path):
         module, shape = load_torchscript(path, z_shape, dev)
-        return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+        return make(module, shape, out_range or (-1.0, 1.0), spec)
 
-    state = unwrap_state_dict(read_state(path, trust_pickle), path)
+    state = unwrap_state_dict(read_state(path, trust_pickle), path, weights_key, strip_prefix, notes)
     if not looks_like_progan(state):
         raise UsageError(f"{path} is not a ProGAN state dict in the GAN Dissection layout (layer1…, output_RxR); "
                          "for other architectures use path/to/model.py:factory --weights ckpt")
@@ -81,4 +95,4 @@ def load_generator(
     except (ValueError, RuntimeError, KeyError) as exc:
         raise UsageError(f"{path}: ProGAN state dict is inconsistent: {str(exc).splitlines()[0][:200]}") from None
     shape = tuple(z_shape) if z_shape else (module.z_dim,)
-    return Generator(module, shape, out_range or (-1.0, 1.0), name=spec, device=dev)
+    return make(module, shape, out_range or (-1.0, 1.0), spec)

@@ -1,4 +1,5 @@
-"""Reading checkpoints safely: `torch.load(weights_only=True)` unless trusted, state-dict unwrapping, strict loading."""
+"""Reading checkpoints safely: `torch.load(weights_only=True)` unless trusted, finding the state dict inside
+the dict people save (`--weights-key`, `--strip-prefix`, EMA copies preferred), strict loading."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,9 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+
+EMA_KEYS = ("g_ema", "G_ema", "ema", "netG_ema", "generator_ema", "ema_state_dict", "model_ema")
+GENERATOR_KEYS = ("state_dict", "generator", "G", "netG", "netG_state_dict", "gen", "model", "model_state_dict")
 
 
 def read_state(path: Path, trust_pickle: bool = False) -> object:
@@ -23,14 +27,86 @@ def read_state(path: Path, trust_pickle: bool = False) -> object:
         raise UsageError(f"could not read checkpoint {path}: {reason[:200]} (is it a torch .pt file?)") from None
 
 
-def unwrap_state_dict(obj: object, path: Path) -> dict:
-    if isinstance(obj, dict):
-        for key in ("state_dict", "g_ema", "G_ema", "generator", "G", "model"):
-            if key in obj and isinstance(obj[key], dict):
-                return obj[key]
-        if all(isinstance(v, torch.Tensor) for v in obj.values()) and obj:
-            return obj
-    raise UsageError(f"{path} does not hold a state dict of tensors (keys: {list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__})")
+def _is_tensor_dict(obj: object) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _tensor_dicts(obj: object, prefix: str = "", depth: int = 3) -> dict[str, dict]:
+    """Dotted key → every dict of tensors nested in `obj` (not descending into one)."""
+    found: dict[str, dict] = {}
+    if not isinstance(obj, dict) or depth == 0:
+        return found
+    for k, v in obj.items():
+        key = f"{prefix}{k}"
+        if _is_tensor_dict(v):
+            found[key] = v
+        elif isinstance(v, dict):
+            found.update(_tensor_dicts(v, key + ".", depth - 1))
+    return found
+
+
+def _by_key(obj: object, key: str, path: Path) -> object:
+    cur, walked = obj, []
+    for part in key.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            keys = list(cur)[:10] if isinstance(cur, dict) else []
+            where = ".".join(walked) or "the top level"
+            raise UsageError(f"--weights-key {key}: {path} has no key {part!r} at {where} "
+                             f"(keys there: {', '.join(map(str, keys)) or type(cur).__name__})")
+        cur = cur[part]
+        walked.append(part)
+    return cur
+
+
+def unwrap_state_dict(obj: object, path: Path, key: str | None = None, strip_prefix: str | None = None,
+                      notes: list[str] | None = None) -> dict:
+    """The generator's state dict inside a checkpoint.
+
+    `key` (dotted, e.g. netG_state_dict or state_dict) names it; otherwise a plain state dict is used as
+    is, a dict whose only tensor-dict value is a state dict is unwrapped, and among several an EMA copy
+    (g_ema, G_ema, ema, …) is preferred, then a generator key. `strip_prefix` keeps only the keys that
+    start with it, without it (e.g. `generator.` in Lightning checkpoints). Choices go to `notes`."""
+    notes = notes if notes is not None else []
+    if key:
+        state = _by_key(obj, key, path)
+        if not _is_tensor_dict(state):
+            inner = _tensor_dicts(state) if isinstance(state, dict) else {}
+            hint = f"; tensor dicts inside: {', '.join(key + '.' + k for k in list(inner)[:6])}" if inner else ""
+            raise UsageError(f"--weights-key {key}: {path} holds {type(state).__name__} there, not a dict of tensors{hint}")
+    elif _is_tensor_dict(obj):
+        state = obj
+    else:
+        candidates = _tensor_dicts(obj)
+        if not candidates:
+            what = f"keys: {', '.join(map(str, list(obj)[:8]))}" if isinstance(obj, dict) else type(obj).__name__
+            raise UsageError(f"{path} does not hold a state dict of tensors ({what})")
+        if len(candidates) == 1:
+            chosen = next(iter(candidates))
+            if "." in chosen or chosen not in GENERATOR_KEYS:
+                notes.append(f"using the state dict under {chosen!r} in {path.name} (the only one)")
+        else:
+            last = {k: k.rsplit(".", 1)[-1] for k in candidates}
+            ema = [k for k in candidates if last[k] in EMA_KEYS]
+            gen = [k for k in candidates if last[k] in GENERATOR_KEYS]
+            if len(ema) == 1:
+                chosen = ema[0]
+                notes.append(f"using the EMA weights {chosen!r} of {path.name} (also there: "
+                             f"{', '.join(k for k in candidates if k != chosen)}; --weights-key picks another)")
+            elif len(gen) == 1:
+                chosen = gen[0]
+                notes.append(f"using the state dict {chosen!r} of {path.name} (also there: "
+                             f"{', '.join(k for k in candidates if k != chosen)}; --weights-key picks another)")
+            else:
+                raise UsageError(f"{path} holds several state dicts ({', '.join(list(candidates)[:6])}); "
+                                 "name the generator's with --weights-key KEY")
+        state = candidates[chosen]
+    if strip_prefix:
+        kept = {k[len(strip_prefix):]: v for k, v in state.items() if k.startswith(strip_prefix)}
+        if not kept:
+            sample = ", ".join(list(state)[:4])
+            raise UsageError(f"--strip-prefix {strip_prefix!r}: no key of {path} starts with it (keys: {sample}, …)")
+        state = kept
+    return state
 
 
 def load_strict(module: nn.Module, state: dict, path: Path) -> None:
@@ -49,5 +125,9 @@ def load_strict(module: nn.Module, state: dict, path: Path) -> None:
             parts.append(f"unexpected keys: {few(unexpected)}")
         if shape_bad:
             parts.append(f"shape mismatch: {few(shape_bad)}")
-        raise UsageError(f"state dict {path} does not fit the module; " + "; ".join(parts))
+        hint = ""
+        prefixes = {k.split(".", 1)[0] + "." for k in unexpected if "." in k}
+        if missing and unexpected and len(prefixes) == 1:
+            hint = f" (try --strip-prefix {next(iter(prefixes))})"
+        raise UsageError(f"state dict {path} does not fit the module; " + "; ".join(parts) + hint)
     module.load_state_dict(state, strict=True)

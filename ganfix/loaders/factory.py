@@ -35,12 +35,15 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
     return None
 
 
-def load_factory(spec: str, weights: str | None) -> nn.Module:
+def load_factory(spec: str, weights: str | None, weights_key: str | None = None, strip_prefix: str | None = None,
+                 notes: list[str] | None = None) -> nn.Module:
     module = call_factory(spec, "generator")
     if not isinstance(module, nn.Module):
         raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
+    if weights is None and (weights_key or strip_prefix):
+        raise UsageError("--weights-key and --strip-prefix read the checkpoint given with --weights; add --weights CKPT")
     if weights is not None:
         wpath = Path(weights)
-        state = unwrap_state_dict(read_state(wpath), wpath)
+        state = unwrap_state_dict(read_state(wpath), wpath, weights_key, strip_prefix, notes)
         load_strict(module, state, wpath)
     return module

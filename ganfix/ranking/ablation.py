@@ -73,7 +73,9 @@ class _Variants:
     """One real feature set and the generated features of any patch variant, all on samples 0…N−1."""
 
     def __init__(self, gen, real, features, samples, seed, inception_weights, batch_size, use_cache):
-        self.extractor = resolve_extractor(features, inception_weights)
+        from ..real_sets import offline_features_for
+
+        self.extractor = resolve_extractor(features, inception_weights, None, offline_features_for(gen))
         self._fe = self.extractor.build()
         self.real_feats = real_features(real, samples, self.extractor, batch_size, use_cache)
         self.rstats = real_stats(self.real_feats)

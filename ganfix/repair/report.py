@@ -27,18 +27,20 @@ def table_rows(report: dict) -> list[tuple[str, str, str]]:
 def markdown(report: dict, export: dict | None = None) -> str:
     s = report["settings"]
     d = report["delta"]
+    metric = s.get("metric") or ("FID" if str(s.get("features", "")).startswith("inception") else f"FD ({s.get('features')} features)")
+    real = s.get("real_label") or s["real"].get("kind")
     lines = [f"# ganfix repair report — {s['generator']} · {s['layer']}", "",
              f"Units ablated: {', '.join(map(str, s['units']))}  ",
              f"Samples: {s['samples']} (selection: {s['selection']}, seed {s['seed']}); features: {s['features']}/{s['feature_layer']}; "
-             f"KID subset {s['kid_subset_size']}; real: {s['real'].get('kind')}", "",
-             "| generator | FID | KID |", "|---|---:|---:|"]
+             f"KID subset {s['kid_subset_size']}; real: {real}", "",
+             f"| generator | {metric} vs {real} | KID |", "|---|---:|---:|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in table_rows(report)]
-    lines += ["", f"Patched − original FID: {d['fid_patched_minus_original']:+.3f}"
+    lines += ["", f"Patched − original {metric}: {d['fid_patched_minus_original']:+.3f}"
               + (f" (95% bootstrap CI {d['ci95'][0]:+.3f} … {d['ci95'][1]:+.3f})" if d.get("ci95") else ""),
-              f"Patched − random-mean FID: {d['fid_patched_minus_random_mean']:+.3f}"
+              f"Patched − random-mean {metric}: {d['fid_patched_minus_random_mean']:+.3f}"
               + (f" (95% bootstrap CI {d['ci95_vs_random'][0]:+.3f} … {d['ci95_vs_random'][1]:+.3f})" if d.get("ci95_vs_random") else ""),
               "", f"Verdict: {verdict(report)}.", ""]
-    lines += ["Random draws:", ""] + [f"- units {dr['units']}: FID {dr['fid']:.3f}" for dr in report["random"]["draws"]]
+    lines += ["Random draws:", ""] + [f"- units {dr['units']}: {metric} {dr['fid']:.3f}" for dr in report["random"]["draws"]]
     if export:
         lines += ["", "## Exported", "", f"- TorchScript: `{Path(export['torchscript']).name}` (max abs diff vs hooked {export['torchscript_max_abs_diff']:.1e})",
                   f"- Weights: `{Path(export['weights']).name}` — {'folded: ' if export['folded'] else 'not folded: '}{export['fold_how']}",
@@ -47,12 +49,17 @@ def markdown(report: dict, export: dict | None = None) -> str:
 
 
 @torch.no_grad()
-def before_after_grid(gen: Generator, patch: Patch, ids: list[int], seed: int, scale: int = 2) -> bytes:
-    """Row 1: original; row 2: patched; row 3: |difference| (amplified). One column per sample."""
+def before_after_grid(gen: Generator, patch: Patch, ids: list[int], seed: int, scale: int | None = None) -> bytes:
+    """Row 1: original; row 2: patched; row 3: |difference| (amplified). One column per sample.
+    Small images are enlarged by pixel repetition to at least 96 px (default scale); grey shown as grey."""
     z = gen.latents(ids, seed)
     before = gen.to_uint8(gen.module(z)).cpu()
     with patch.applied(gen):
         after = gen.to_uint8(gen.module(z)).cpu()
+    if scale is None:
+        scale = max(2, -(-96 // min(before.shape[-2:])))
+    if before.shape[1] == 1:
+        before, after = before.expand(-1, 3, -1, -1), after.expand(-1, 3, -1, -1)
     diff = (before.float() - after.float()).abs().amax(1, keepdim=True)
     diff = (diff / max(float(diff.max()), 1.0) * 255).clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
     n, _, h, w = before.shape

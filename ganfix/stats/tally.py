@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
+from .. import distributed
 from ..cache import cache_key, load_cached, save_cached
 from ..errors import UsageError
 from ..generator import Generator
@@ -48,7 +49,7 @@ def tally_unit_stats(
     info = gen.layer(layer)
     key = stats_cache_key(gen, layer, samples, seed, k, capacity, start)
     if use_cache:
-        cached = load_cached("unit_stats", key)
+        cached = distributed.cached_collectively(lambda: load_cached("unit_stats", key))
         if cached is not None:
             stats = UnitStats.from_state_dict(cached)
             if on_batch:
@@ -56,15 +57,28 @@ def tally_unit_stats(
             return stats
     stats = UnitStats(info.units, k=k, capacity=capacity, seed=seed)
     stats.meta = {"layer": layer}
+    mine = distributed.shard(samples, start)  # all ids without torchrun; one contiguous block per rank with it
+    scale = distributed.world_size()  # progress is reported as if for all ranks (rank 0 renders it)
     with Trace(gen.module, [layer], stop=True) as trace:
-        for lo in range(start, start + samples, batch_size):
-            ids = list(range(lo, min(lo + batch_size, start + samples)))
+        for lo in range(mine.start, mine.stop, batch_size):
+            ids = list(range(lo, min(lo + batch_size, mine.stop)))
             acts = trace.run(gen.latents(ids, seed))[layer]
             stats.add(acts, ids)  # raises NonFiniteActivations naming the units
             if on_batch:
-                on_batch(len(ids))
+                on_batch(len(ids) * scale)
+    if scale > 1:
+        stats = merge_in_rank_order(distributed.gather(stats.state_dict()))
     stats.meta = {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": layer, "seed": seed,
                   "samples": samples, "start": start, "k": k, "capacity": capacity, "shape": list(info.shape)}
     if use_cache:
         save_cached("unit_stats", key, stats.state_dict())
     return stats
+
+
+def merge_in_rank_order(states: list[dict]) -> UnitStats:
+    """Merge per-rank statistics in rank order (blocks of ids in order): counts and top-k exactly as one
+    pass, float64 moments to rounding, whatever order the ranks finished in."""
+    merged = UnitStats.from_state_dict(states[0])
+    for s in states[1:]:
+        merged.merge(UnitStats.from_state_dict(s))
+    return merged

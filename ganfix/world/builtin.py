@@ -72,8 +72,8 @@ register_generator(BuiltinGenerator(
     output_range=(-1.0, 1.0),
     description="toy ProGAN 64×64 trained on ganfix's procedural scenes (offline world)",
     fingerprint=GENERATOR_FINGERPRINT,
-    default_features="toyscenes",  # offline, in its own world's feature space (scores say so: FD, not FID)
     default_real="world",
+    offline_features="toyscenes",
 ))
 register_segmenter(BuiltinSegmenter(
     name="toyscenes",
