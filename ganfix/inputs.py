@@ -33,9 +33,14 @@ def check_features(gen: Generator, features: Optional[str], inception_weights: O
     return name
 
 
-def open_real(gen: Generator, real: Optional[str], real_seed: int, samples: int, param: str = "samples") -> RealSource:
-    """The real images (a folder, or 'world') fitted to the generator's output, with at least `samples` of them;
-    required for generators that do not name their own (see ganfix.real_sets)."""
+def open_real(gen: Generator, real, real_seed: int, samples: int, param: str = "samples") -> RealSource:
+    """The real images (a folder, 'world', or a RealSource) fitted to the generator's output, with at least
+    `samples` of them; required for generators that do not name their own (see ganfix.real_sets)."""
     from .real_sets import real_source_for
 
+    if isinstance(real, RealSource):
+        have = real.available()
+        if have is not None and have < samples:
+            raise UsageError(f"{real.location} has {have} images, fewer than {param}={samples}")
+        return real
     return real_source_for(gen, real, real_seed, samples=samples)

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from . import defaults
 from .cache import cache_key, load_cached, save_cached
 from .errors import UsageError
 from .extractors import Extractor, extract, real_features, resolve_extractor
@@ -54,6 +55,23 @@ def check_kid_subset(samples: int, kid_subset_size: Optional[int], param: str = 
         raise UsageError(f"{param}={samples} is fewer than KID's subset size kid_subset_size={size}; "
                          f"score more samples or use a smaller subset")
     return size
+
+
+def check_repair_args(samples: int, random_draws: int, select: str, pool: Optional[int], bootstrap: Optional[int],
+                      kid_subset_size: Optional[int]) -> int:
+    """Validate score_repair's arguments before any work; returns the KID subset size."""
+    if samples < 1:
+        raise UsageError(f"samples={samples} must be at least 1")
+    subset = check_kid_subset(samples, kid_subset_size)
+    if random_draws < 1:
+        raise UsageError(f"random_draws={random_draws} must be at least 1 (the baseline is the point of the comparison)")
+    if select not in ("all", "top"):
+        raise UsageError(f"select={select} must be 'all' or 'top'")
+    if select == "top" and pool is not None and pool < samples:
+        raise UsageError(f"pool={pool} must be at least samples={samples}")
+    if bootstrap is not None and bootstrap < 0:
+        raise UsageError(f"bootstrap={bootstrap} must be 0 or more")
+    return subset
 
 
 def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
@@ -115,15 +133,18 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
     return sorted(int(i) for i in order)
 
 
-def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
-                    patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
+def score_generator(gen: Generator, real: RealSource, features: str | None = None, samples: int = defaults.SCORE_SAMPLES,
+                    seed: int = defaults.SEED, patch: Patch | None = None, inception_weights: str | None = None,
+                    kid_subset_size: int | None = defaults.KID_SUBSET_SIZE, batch_size: int = defaults.BATCH_SIZE,
+                    use_cache: bool = True, on_batch=None, kid_subsets: int = defaults.KID_SUBSETS,
                     offline: bool | None = None) -> dict:
-    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images; `features` None: the
+    generator's default (ganfix.defaults.features_for)."""
     from .real_sets import offline_features_for
 
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
@@ -143,25 +164,24 @@ def auto_bootstrap(feature_dim: int) -> int:
     return 200 if feature_dim <= 512 else 10
 
 
-def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
-                 seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
-                 bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 kid_subsets: int = 100, offline: bool | None = None) -> dict:
+def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str | None = None,
+                 samples: int = defaults.SCORE_SAMPLES, seed: int = defaults.SEED, random_draws: int = defaults.RANDOM_DRAWS,
+                 selection: str = defaults.SELECT, pool: int | None = None, bootstrap: int | None = defaults.BOOTSTRAP,
+                 inception_weights: str | None = None, kid_subset_size: int | None = defaults.KID_SUBSET_SIZE,
+                 batch_size: int = defaults.BATCH_SIZE, use_cache: bool = True,
+                 progress: Callable[[str, int, int], None] | None = None, kid_subsets: int = defaults.KID_SUBSETS,
+                 offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
-    if random_draws < 1:
-        raise UsageError(f"random_draws={random_draws} must be at least 1 (the baseline is the point of the comparison)")
-    subset = check_kid_subset(samples, kid_subset_size)
+    subset = check_repair_args(samples, random_draws, selection, pool, bootstrap, kid_subset_size)
     patch.check(gen, force=True)
     if selection == "all":
         ids = list(range(samples))
-    elif selection == "top":
-        ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
-    else:
-        raise UsageError(f"select={selection} must be 'all' or 'top'")
+    else:  # "top" (check_repair_args refuses anything else)
+        ids = top_activation_ids(gen, patch, pool or samples * defaults.POOL_FACTOR, samples, seed, batch_size)
     from .real_sets import offline_features_for
 
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = real_features(real, samples, extractor, batch_size, use_cache)
     rstats = real_stats(real_feats)
@@ -184,8 +204,6 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
 
     if bootstrap is None:
         bootstrap = auto_bootstrap(real_feats.shape[1])
-    if bootstrap < 0:
-        raise UsageError(f"bootstrap={bootstrap} must be 0 or more")
     # Bootstrap over samples (paired: the same resampled latents for every variant).
     rng = np.random.default_rng([seed, 0xB007])
     d_orig, d_rand = [], []

@@ -4,7 +4,8 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -40,7 +41,9 @@ def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
     return g.check_units(layer, units)
 
 
+@contextmanager
 def sheets_progress(console):
+    """One bar per stage of the sheets (tally, generate, draw): yields update(stage, n, total)."""
     bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=console, transient=True)
     tasks: dict[str, int] = {}
@@ -49,7 +52,9 @@ def sheets_progress(console):
         if stage not in tasks:
             tasks[stage] = bar.add_task(stage, total=total)
         bar.advance(tasks[stage], n)
-    return bar, update
+
+    with bar:
+        yield update
 
 
 def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:
@@ -108,6 +113,20 @@ def serve(aset, path, manifest, out_dir, port, open_browser, console, json_outpu
 
 
 @dataclass(frozen=True)
+class SheetOptions:
+    """How the contact sheets are drawn."""
+    quantile: float = defaults.SHEET_QUANTILE
+    top: Optional[int] = None
+    group_size: int = defaults.SHEET_GROUP_SIZE
+
+
+sheet_options = option_group("sheet", SheetOptions, [
+    ("quantile", typer.Option(defaults.SHEET_QUANTILE, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."), float),
+    ("top", typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."), Optional[int]),
+    ("group_size", typer.Option(defaults.SHEET_GROUP_SIZE, "--group-size", help="Units per grouped sheet."), int)])
+
+
+@dataclass(frozen=True)
 class PageOptions:
     """Where the sheets go and how the labelling page is served."""
     out: Optional[Path] = None
@@ -123,56 +142,55 @@ page_options = option_group("page", PageOptions, [
     ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("annotate")
-    @handle_errors
-    @generator_options
-    @scan_options
-    @page_options
-    def annotate(
-        gen: str = GenArg,
-        layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
-        samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
-        seed: int = SeedOpt,
-        by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")),
-        k: int = typer.Option(defaults.TOP_K, "--k", help="Top samples shown per unit."),
-        quantile: float = typer.Option(defaults.SHEET_QUANTILE, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
-        top: Optional[int] = typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."),
-        group_size: int = typer.Option(defaults.SHEET_GROUP_SIZE, "--group-size", help="Units per grouped sheet."),
-        annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
-        set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
-        mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
-        unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
-        text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
-        force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
-        batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
-        scan_opts: ScanOptions = None,
-        page: PageOptions = None,
-        gen_opts: GenOptions = None,
-        json_output: bool = JsonOpt,
-    ) -> None:
-        """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
-        from ..annotations import default_annotation_path
-        from ..sheets import build_sheets
+@handle_errors
+@generator_options
+@scan_options
+@sheet_options
+@page_options
+def annotate(
+    gen: str = GenArg,
+    layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
+    samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
+    seed: int = SeedOpt,
+    by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")),
+    k: int = typer.Option(defaults.TOP_K, "--k", help="Top samples shown per unit."),
+    annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
+    set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
+    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
+    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
+    text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
+    force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
+    batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
+    scan_opts: ScanOptions = None,
+    sheet: SheetOptions = None,
+    page: PageOptions = None,
+    gen_opts: GenOptions = None,
+    json_output: bool = JsonOpt,
+) -> None:
+    """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
+    from ..annotations import default_annotation_path
+    from ..sheets import build_sheets
 
-        check_args(samples, batch_size, k, by, page.port, text, mark)
-        console, g = console_for(json_output), gen_opts.load(gen)
-        to_mark, to_unmark = marks(g, layer, mark, unmark)
-        path = annotations or default_annotation_path(g.name, layer, set_name)
-        aset = open_set(g, layer, set_name, Path(path), force, {"ranking": by, "samples": samples, "seed": seed})
-        if to_mark or to_unmark:
-            return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
-        out_dir = page.out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
-        ranking = sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts)
-        bar, update = sheets_progress(err_console)
-        with bar:
-            manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
-                                    group_size=group_size, top=top, batch_size=batch_size, ranking=ranking,
-                                    use_cache=not no_cache, progress=update)
-        if page.no_serve:
-            return report_sheets(manifest, out_dir, console, json_output)
-        serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
+    check_args(samples, batch_size, k, by, page.port, text, mark)
+    console, g = console_for(json_output), gen_opts.load(gen)
+    to_mark, to_unmark = marks(g, layer, mark, unmark)
+    path = annotations or default_annotation_path(g.name, layer, set_name)
+    aset = open_set(g, layer, set_name, Path(path), force, {"ranking": by, "samples": samples, "seed": seed})
+    if to_mark or to_unmark:
+        return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
+    out_dir = page.out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+    ranking = sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts)
+    with sheets_progress(err_console) as update:
+        manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, k=k, batch_size=batch_size,
+                                ranking=ranking, use_cache=not no_cache, progress=update, **asdict(sheet))
+    if page.no_serve:
+        return report_sheets(manifest, out_dir, console, json_output)
+    serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("annotate")(annotate)
 
 
 def check_args(samples, batch_size, k, by, port, text, mark) -> None:

@@ -7,28 +7,30 @@ from rich.table import Table
 from .common import GenArg, GenOptions, JsonOpt, console_for, generator_options, handle_errors, print_json
 
 
+@handle_errors
+@generator_options
+def layers(
+    gen: str = GenArg,
+    gen_opts: GenOptions = None,
+    all_layers: bool = typer.Option(False, "--all", help="Include nested submodules, not only the top-level blocks."),
+    json_output: bool = JsonOpt,
+) -> None:
+    """List the hookable layers of GEN with output shapes and unit counts."""
+    g = gen_opts.load(gen)
+    infos = list(g.layers.values()) if all_layers else list(g.top_layers().values()) or list(g.layers.values())
+    if json_output:
+        print_json({"generator": g.describe(), "layers": [
+            {"name": i.name, "shape": list(i.shape), "units": i.units, "spatial": i.spatial} for i in infos]})
+        return
+    table = Table(title=f"{g.name}  (fingerprint {g.fingerprint}, z {tuple(g.z_shape)})")
+    table.add_column("layer")
+    table.add_column("output shape", justify="right")
+    table.add_column("units", justify="right")
+    table.add_column("spatial", justify="center")
+    for i in infos:
+        table.add_row(i.name, "×".join(map(str, i.shape)), str(i.units), "yes" if i.spatial else "no")
+    console_for(False).print(table)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("layers")
-    @handle_errors
-    @generator_options
-    def layers(
-        gen: str = GenArg,
-        gen_opts: GenOptions = None,
-        all_layers: bool = typer.Option(False, "--all", help="Include nested submodules, not only the top-level blocks."),
-        json_output: bool = JsonOpt,
-    ) -> None:
-        """List the hookable layers of GEN with output shapes and unit counts."""
-        g = gen_opts.load(gen)
-        infos = list(g.layers.values()) if all_layers else list(g.top_layers().values()) or list(g.layers.values())
-        if json_output:
-            print_json({"generator": g.describe(), "layers": [
-                {"name": i.name, "shape": list(i.shape), "units": i.units, "spatial": i.spatial} for i in infos]})
-            return
-        table = Table(title=f"{g.name}  (fingerprint {g.fingerprint}, z {tuple(g.z_shape)})")
-        table.add_column("layer")
-        table.add_column("output shape", justify="right")
-        table.add_column("units", justify="right")
-        table.add_column("spatial", justify="center")
-        for i in infos:
-            table.add_row(i.name, "×".join(map(str, i.shape)), str(i.units), "yes" if i.spatial else "no")
-        console_for(False).print(table)
+    app.command("layers")(layers)

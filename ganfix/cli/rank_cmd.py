@@ -56,45 +56,47 @@ def write_ranking(out: Path, report: dict, stats) -> None:
     atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("rank")
-    @handle_errors
-    @generator_options
-    @scan_options
-    def rank(
-        gen: str = GenArg,
-        layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
-        samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Number of seeded samples in the pass."),
-        seed: int = SeedOpt,
-        batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-        by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking")),
-        top: int = typer.Option(defaults.TABLE_ROWS, "--top", help="Rows to show in the table."),
-        k: int = typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit."),
-        units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
-        scan_opts: ScanOptions = None,
-        suggest: int = SuggestOpt,
-        gen_opts: GenOptions = None,
-        json_output: bool = JsonOpt,
-    ) -> None:
-        """Rank the units of a layer from one streaming pass over seeded samples."""
-        from ..workflow.rank import rank as rank_units, ranking_report
+@handle_errors
+@generator_options
+@scan_options
+def rank(
+    gen: str = GenArg,
+    layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
+    samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Number of seeded samples in the pass."),
+    seed: int = SeedOpt,
+    batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
+    by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking")),
+    top: int = typer.Option(defaults.TABLE_ROWS, "--top", help="Rows to show in the table."),
+    k: int = typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit."),
+    units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
+    scan_opts: ScanOptions = None,
+    suggest: int = SuggestOpt,
+    gen_opts: GenOptions = None,
+    json_output: bool = JsonOpt,
+) -> None:
+    """Rank the units of a layer from one streaming pass over seeded samples."""
+    from ..workflow.rank import rank as rank_units, ranking_report
 
-        if top < 1:
-            raise UsageError(f"--top must be at least 1, got {top}")
-        g = gen_opts.load(gen)
-        only = parse_ints(units, "--units")
-        ranking = rank_units(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, units=only,
-                             use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest))
-        report = ranking_report(g, ranking, samples, seed, units=only)
-        if out is not None:
-            write_ranking(out, report, ranking.stats)
-        if json_output:
-            print_json({**report, "units": report["units"][:top]} if top < len(report["units"]) else report)
-            return
-        console = console_for(json_output)
-        for item in [ranking_table(report, g.name, top), *scan_notes(report)]:
-            console.print(item)
-        if out is not None:
-            console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    g = gen_opts.load(gen)
+    only = parse_ints(units, "--units")
+    ranking = rank_units(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, units=only,
+                         use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest))
+    report = ranking_report(g, ranking, samples, seed, units=only)
+    if out is not None:
+        write_ranking(out, report, ranking.stats)
+    if json_output:
+        print_json({**report, "units": report["units"][:top]} if top < len(report["units"]) else report)
+        return
+    console = console_for(json_output)
+    for item in [ranking_table(report, g.name, top), *scan_notes(report)]:
+        console.print(item)
+    if out is not None:
+        console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rank")(rank)
