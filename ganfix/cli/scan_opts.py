@@ -46,11 +46,10 @@ class ScanOptions:
 
 
 scan_options = option_group("scan_opts", ScanOptions, [
-ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation: feature extractor: inception "
-                               "(needs torch-fidelity's weights file; the default except for built-ins that name their "
-                               "own: toyscenes for the toy generator) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option(None, "--real", help="With --by ablation: real images, a folder of images or 'world' (the "
-                           "embedded renderer); required except for built-in generators, which name their own.")
-ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --by ablation and --real world: seed of "
-                               "the real set.")
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, Optional[str]),
+    ("real", ScanRealOpt, Optional[str]), ("real_seed", ScanRealSeedOpt, int),
+    ("inception_weights", ScanInceptionOpt, Optional[str])])
+
+
+def by_help(what: str) -> str:
+    return f"{what}: {', '.join(ranker_names())}. {BY_HELP}"
