@@ -12,7 +12,8 @@ from ..errors import UsageError
 from ..progress import progress_bar
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
-from .scan_opts import ScanOptions, auto_real_source, scan_options
+from ..inputs import features_name, open_real
+from .scan_opts import ScanOptions, scan_options
 
 
 def register(app: typer.Typer) -> None:
@@ -46,10 +47,10 @@ def register(app: typer.Typer) -> None:
         g = gen_opts.load(gen)
         g.layer(layer)
         chosen = g.check_units(layer, parse_ints(units, "--units")) if units is not None else artifact_units
-        real_src = None if no_real else auto_real_source(g, scan_opts, samples)
+        real_src = None if no_real else open_real(g, scan_opts.real, scan_opts.real_seed, samples)
         with progress_bar(f"pool pass {layer}", samples, err_console) as bar:
             task = bar.add_task("pool", total=samples)
-            report = worst_samples(g, layer, real_src, scan_opts.features, samples, seed, worst_n, chosen, units_per_sample,
+            report = worst_samples(g, layer, real_src, features_name(g, scan_opts.features), samples, seed, worst_n, chosen, units_per_sample,
                                    scan_opts.inception_weights, batch_size, not no_cache,
                                    on_batch=lambda n: bar.advance(task, n))
         data = {"generator": g.describe(), **report.to_dict()}
