@@ -5,7 +5,8 @@ statistics and distance functions (the ones ganfix's scoring uses):
   that any generator is measured against;
 - generated vs real: N samples of the shipped DCGAN (latents as ganfix draws them: sample ids
   0…N-1 under --seed; outputs quantised to uint8 like ganfix does) against the whole test set and
-  against its second half (same N as the real-vs-real pair);
+  against each half (same N as the real-vs-real pair; the first half is what `ganfix score
+  --samples 5000 --real data/fmnist-test` compares with: the folder's first 5000 files);
 - also the training set (first 5000) vs the second test half, for scale;
 - and how the classifier labels the generated samples (does the generator cover all ten classes?).
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         ("real vs real: test[0:5000] vs test[5000:10000]", fd(half_a, half_b)),
         ("train[0:5000] vs test[5000:10000]", fd(train, half_b)),
         (f"generated ({args.samples}, seed {args.seed}) vs test (10000)", fd(gen, test)),
+        (f"generated ({args.samples}, seed {args.seed}) vs test[0:5000]", fd(gen, half_a)),
         (f"generated ({args.samples}, seed {args.seed}) vs test[5000:10000]", fd(gen, half_b)),
     ]
     print(f"Fréchet distance in extractor.py's {net.feature_dim}-d feature space (not Inception FID):")

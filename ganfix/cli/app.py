@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "layers_cmd",
     "rank_cmd",
     "annotate_cmd",
+    "worst_cmd",
     "repair_cmd",
     "score_cmd",
     "check_cmd",

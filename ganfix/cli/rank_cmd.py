@@ -22,14 +22,26 @@ FORMATS = {"score": lambda r: f"{r['score']:.3f}", "top max": lambda r: f"{r['to
            "ΔKID": lambda r: f"{r['delta_kid']:+.5f}"}
 
 
+def columns(report: dict) -> tuple[list[str], dict]:
+    """The table's statistic columns and their formats (an automatic ranker adds its methods' scores)."""
+    if "ablation_scan" in report:
+        return SCAN_COLUMNS, FORMATS
+    auto = report.get("automatic")
+    if auto is None:
+        return STAT_COLUMNS, FORMATS
+    methods = auto["methods"] if report["by"] == "artifact" else []
+    fmt = {**FORMATS, **{m: (lambda r, m=m: f"{r['methods'][m]:.3g}") for m in methods}}
+    return ["score", *methods, "top max", "rate"], fmt
+
+
 def ranking_table(report: dict, name: str, top: int) -> Table:
     table = Table(title=f"{name} · {report['layer']} · by {report['by']} · {report['samples']} samples (seed {report['seed']})")
-    cols = SCAN_COLUMNS if "ablation_scan" in report else STAT_COLUMNS
+    cols, fmt = columns(report)
     for col in ["rank", "unit", *cols]:
         table.add_column(col, justify="right")
     table.add_column("top samples", justify="left")
     for r in report["units"][:top]:
-        table.add_row(str(r["rank"]), str(r["unit"]), *(FORMATS[c](r) for c in cols), ",".join(map(str, r["top_ids"][:5])))
+        table.add_row(str(r["rank"]), str(r["unit"]), *(fmt[c](r) for c in cols), ",".join(map(str, r["top_ids"][:5])))
     return table
 
 
@@ -40,6 +52,13 @@ def scan_notes(report: dict) -> list[str]:
         lines.append(f"ablation scan: base FID {scan['base_fid']:.4f} ({scan['features']}, {scan['samples']} samples); "
                      "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
                      "Confirm candidates on their contact sheets, and score the final set with another --seed.")
+    auto = report.get("automatic")
+    if auto is not None:
+        from ..ranking.automatic import DESCRIPTIONS
+
+        lines.append(f"{report['by']}: {DESCRIPTIONS[report['by']]}; {auto['top_samples']} top samples per unit of a "
+                     f"{report['samples']}-sample pool" + (f", {auto['features']} features" if auto["features"] else "")
+                     + ". A shortlist: confirm candidates on their contact sheets.")
     s = report.get("suggested")
     if s is not None:
         steps = " → ".join(f"{f:.4f}" for f in s["fids"]) or "no unit helped"
@@ -47,6 +66,16 @@ def scan_notes(report: dict) -> list[str]:
                      f"{','.join(map(str, s['units'])) or 'none'}; FID {s['base_fid']:.4f} → {steps}. "
                      f"Check each on its contact sheet before marking it (ganfix annotate --mark …).")
     return lines
+
+
+def show(report: dict, name: str, top: int, out: Optional[Path], json_output: bool) -> None:
+    if json_output:
+        return print_json({**report, "units": report["units"][:top]} if top < len(report["units"]) else report)
+    console = console_for(False)
+    for item in [ranking_table(report, name, top), *scan_notes(report)]:
+        console.print(item)
+    if out is not None:
+        console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
 
 
 def write_ranking(out: Path, report: dict, stats) -> None:
@@ -66,6 +95,8 @@ def rank(
     seed: int = SeedOpt,
     batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
     by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking")),
+    top_samples: Optional[int] = typer.Option(None, "--top-samples", help="Automatic rankers: pool samples per unit "
+                                              "(the ones where it fires most; default 10% of --samples)."),
     top: int = typer.Option(defaults.TABLE_ROWS, "--top", help="Rows to show in the table."),
     k: int = typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit."),
     units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
@@ -84,18 +115,11 @@ def rank(
     g = gen_opts.load(gen)
     only = parse_ints(units, "--units")
     ranking = rank_units(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, units=only,
-                         use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest))
+                         use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest, top_samples=top_samples))
     report = ranking_report(g, ranking, samples, seed, units=only)
     if out is not None:
         write_ranking(out, report, ranking.stats)
-    if json_output:
-        print_json({**report, "units": report["units"][:top]} if top < len(report["units"]) else report)
-        return
-    console = console_for(json_output)
-    for item in [ranking_table(report, g.name, top), *scan_notes(report)]:
-        console.print(item)
-    if out is not None:
-        console.print(f"wrote {out / 'ranking.json'} and {out / 'unit_stats.pt'}")
+    show(report, g.name, top, out, json_output)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,19 +11,21 @@ from ..ranking import get_ranker, ranker_names
 from .common import option_group
 
 ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation: feature extractor: inception "
+ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
                                "(needs torch-fidelity's weights file; the default except for built-ins that name their "
                                "own: toyscenes for the toy generator) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option(None, "--real", help="With --by ablation: real images, a folder of images or 'world' (the "
+ScanRealOpt = typer.Option(None, "--real", help="With --by ablation, unit-fid, realism or artifact: real images, a folder of images or 'world' (the "
                            "embedded renderer); required except for built-in generators, which name their own.")
-ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --by ablation and --real world: seed of "
-                               "the real set.")
+ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --real world (ablation and the automatic "
+                               "rankers): seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
 SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
                           "selection (a unit joins only if the set's FID drops further; single-unit effects do not add "
                           "up). A suggestion to confirm on the contact sheets, then score with another --seed.")
-BY_HELP = ("'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
+BY_HELP = ("unit-fid, realism, rare, local-activation and artifact are automatic artifact rankers over one pool of "
+           "--samples samples (unit-fid, realism and artifact compare with --real in --features space; see README). "
+           "'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
            "with --units on wide layers). 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
            "(--samples samples, the toyscenes segmenter).")

@@ -102,6 +102,41 @@ class AceRanker(_ClassRanker):
         return ctx.ranking_from_scores(scores, dissection=dis, class_index=cls, ace=per_unit, insert_values=value)
 
 
+class AutomaticRanker:
+    """The automatic artifact rankers (ganfix.ranking.automatic) on one pool of ctx.samples seeded samples."""
+    argument = None
+    options = {"features": None, "real": None, "real_seed": defaults.REAL_SEED, "inception_weights": None,
+               "top_samples": None}
+
+    def __init__(self, name: str):
+        from .automatic import DESCRIPTIONS
+
+        self.name, self.description = name, DESCRIPTIONS[name]
+
+    def rank(self, ctx: RankContext, features: Optional[str], real: Optional[str], real_seed: int,
+             inception_weights: Optional[str], top_samples: Optional[int]) -> Ranking:
+        from ..inputs import features_name, open_real
+        from .automatic import NEEDS_REAL, rank_automatic
+
+        real_src = open_real(ctx.gen, real, real_seed, ctx.samples) if NEEDS_REAL[self.name] else None
+        with ctx.progress(f"pool pass {ctx.layer}", ctx.samples) as step:
+            auto = rank_automatic(ctx.gen, ctx.layer, self.name, real_src, features_name(ctx.gen, features),
+                                  ctx.samples, ctx.seed, top_samples, inception_weights, ctx.batch_size, ctx.use_cache,
+                                  on_batch=step)
+        auto.ranking.details = {"automatic": auto}
+        return auto.ranking
+
+
 register_ranker(AblationRanker())
 register_ranker(IouRanker())
 register_ranker(AceRanker())
+
+
+def _register_automatic() -> None:
+    from .automatic import AUTOMATIC
+
+    for name in AUTOMATIC:
+        register_ranker(AutomaticRanker(name))
+
+
+_register_automatic()

@@ -57,6 +57,10 @@ def ranking_report(gen: Generator, ranking: Ranking, samples: int, seed: int,
     if scan is not None:
         for r in rows:
             r["delta_fid"], r["delta_kid"] = scan.delta(r["unit"])
+    auto = ranking.details.get("automatic")
+    if auto is not None:
+        for r in rows:
+            r["methods"] = {m: float(v[r["unit"]]) for m, v in auto.methods.items()}
     report = {"generator": gen.describe(), "layer": ranking.layer, "by": ranking.by, "samples": samples, "seed": seed,
               "quantile_rank_error_bound": stats.sample.rank_error_bound(), "units": rows}
     if scan is not None:
@@ -65,4 +69,6 @@ def ranking_report(gen: Generator, ranking: Ranking, samples: int, seed: int,
                                    "real_seed": ranking.details["real_seed"]}
         if ranking.details.get("suggested") is not None:
             report["suggested"] = ranking.details["suggested"].to_dict()
+    if auto is not None:
+        report["automatic"] = auto.settings
     return report
