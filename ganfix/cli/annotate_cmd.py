@@ -17,7 +17,7 @@ from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      option_group, parse_ints, print_json)
 from .. import defaults
-from .scan_opts import ScanOptions, by_help, scan_options
+from .scan_opts import PassOptions, ScanOptions, ranking_command
 
 
 def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
@@ -70,16 +70,15 @@ def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json
         console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
 
 
-def sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts):
+def sheet_ranking(g, layer, run, scan_opts):
     """A ranking to order the sheets by when `by` is not computed from the statistics pass (ablation, iou, ace);
     None lets the sheets rank by the statistics they tally anyway."""
     from ..ranking import StatsRanker, get_ranker
     from ..workflow.rank import rank
 
-    if isinstance(get_ranker(by)[0], StatsRanker):
+    if isinstance(get_ranker(run.by)[0], StatsRanker):
         return None
-    return rank(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, use_cache=not no_cache,
-                with_stats=False, **scan_opts.for_ranking(by))
+    return rank(g, layer, run.by, with_stats=False, **run.rank_kwargs(), **scan_opts.for_ranking(run.by))
 
 
 def report_sheets(manifest, out_dir, console, json_output) -> None:
@@ -142,29 +141,21 @@ page_options = option_group("page", PageOptions, [
     ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
 
 
-@handle_errors
-@generator_options
-@scan_options
+@ranking_command
 @sheet_options
 @page_options
 def annotate(
     gen: str = GenArg,
-    layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
-    samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
-    seed: int = SeedOpt,
-    by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")),
-    k: int = typer.Option(defaults.TOP_K, "--k", help="Top samples shown per unit."),
+    run: PassOptions = None,
+    sheet: SheetOptions = None,
+    page: PageOptions = None,
     annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
     set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
     mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
     unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
     text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
     force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
-    batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
     scan_opts: ScanOptions = None,
-    sheet: SheetOptions = None,
-    page: PageOptions = None,
     gen_opts: GenOptions = None,
     json_output: bool = JsonOpt,
 ) -> None:
@@ -172,18 +163,19 @@ def annotate(
     from ..annotations import default_annotation_path
     from ..sheets import build_sheets
 
-    check_args(samples, batch_size, k, by, page.port, text, mark)
-    console, g = console_for(json_output), gen_opts.load(gen)
+    check_args(run, page.port, text, mark)
+    console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
     to_mark, to_unmark = marks(g, layer, mark, unmark)
     path = annotations or default_annotation_path(g.name, layer, set_name)
-    aset = open_set(g, layer, set_name, Path(path), force, {"ranking": by, "samples": samples, "seed": seed})
+    aset = open_set(g, layer, set_name, Path(path), force, {"ranking": run.by, "samples": run.samples, "seed": run.seed})
     if to_mark or to_unmark:
         return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
     out_dir = page.out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
-    ranking = sheet_ranking(g, layer, by, samples, seed, batch_size, k, no_cache, scan_opts)
+    ranking = sheet_ranking(g, layer, run, scan_opts)
     with sheets_progress(err_console) as update:
-        manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, k=k, batch_size=batch_size,
-                                ranking=ranking, use_cache=not no_cache, progress=update, **asdict(sheet))
+        manifest = build_sheets(g, layer, out_dir, samples=run.samples, seed=run.seed, by=run.by, k=run.k,
+                                batch_size=run.batch_size, ranking=ranking, use_cache=not run.no_cache,
+                                progress=update, **asdict(sheet))
     if page.no_serve:
         return report_sheets(manifest, out_dir, console, json_output)
     serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
@@ -193,11 +185,11 @@ def register(app: typer.Typer) -> None:
     app.command("annotate")(annotate)
 
 
-def check_args(samples, batch_size, k, by, port, text, mark) -> None:
+def check_args(run, port, text, mark) -> None:
     from ..ranking import get_ranker
 
-    check_sample_args(samples, batch_size, k)
-    get_ranker(by)
+    check_sample_args(run.samples, run.batch_size, run.k)
+    get_ranker(run.by)
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be in 0…65535, got {port}")
     if text is not None and mark is None:

@@ -168,18 +168,22 @@ _GEN_PARAMS = [("weights", WeightsOpt, Optional[str]), ("z_shape", ZShapeOpt, Op
 
 def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> Callable[[Callable], Callable]:
     """A decorator that gives a command the options `params` ([(name, typer.Option, type)]) and hands them to
-    it as one `cls(**values)` in its parameter `field` (replaced in the signature typer reads)."""
+    it as one `cls(**values)` in its parameter `field` (replaced, at its place, in the signature typer reads)."""
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
+        names = list(sig.parameters)
+        at = names.index(field) if field in names else len(names)  # the options stand where the group's parameter was
         own = [p for p in sig.parameters.values() if p.name != field]
         added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for n, opt, ann in params]
+        # typer passes options by keyword; after a keyword-only parameter every parameter must be one too
+        after = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p for p in own[at:]]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return fn(*args, **{field: cls(**{n: kwargs.pop(n) for n, _, _ in params})}, **kwargs)
 
-        wrapper.__signature__ = sig.replace(parameters=own + added)
+        wrapper.__signature__ = sig.replace(parameters=own[:at] + added + after)
         wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != field},
                                    **{n: ann for n, _, ann in params}}
         return wrapper

@@ -11,7 +11,7 @@ from .. import defaults
 from ..errors import UsageError
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, parse_ints,
                      print_json)
-from .scan_opts import ScanOptions, SuggestOpt, by_help, scan_options
+from .scan_opts import PassOptions, ScanOptions, SuggestOpt, ranking_command
 
 # With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
 STAT_COLUMNS = ["score", "top max", "mean", "std", "rate", "q99"]
@@ -85,23 +85,15 @@ def write_ranking(out: Path, report: dict, stats) -> None:
     atomic_torch_save(out / "unit_stats.pt", stats.state_dict())
 
 
-@handle_errors
-@generator_options
-@scan_options
+@ranking_command
 def rank(
     gen: str = GenArg,
-    layer: str = typer.Option(..., "--layer", "-l", help="Layer to rank (see `ganfix layers GEN`)."),
-    samples: int = typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Number of seeded samples in the pass."),
-    seed: int = SeedOpt,
-    batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-    by: str = typer.Option(defaults.RANKING, "--by", help=by_help("Ranking")),
+    run: PassOptions = None,
     top_samples: Optional[int] = typer.Option(None, "--top-samples", help="Automatic rankers: pool samples per unit "
                                               "(the ones where it fires most; default 10% of --samples)."),
     top: int = typer.Option(defaults.TABLE_ROWS, "--top", help="Rows to show in the table."),
-    k: int = typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit."),
     units: Optional[str] = typer.Option(None, "--units", help="Only report these units, e.g. 3,17,40."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write ranking.json and unit_stats.pt here."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached pass exists."),
     scan_opts: ScanOptions = None,
     suggest: int = SuggestOpt,
     gen_opts: GenOptions = None,
@@ -114,13 +106,12 @@ def rank(
         raise UsageError(f"--top must be at least 1, got {top}")
     g = gen_opts.load(gen)
     only = parse_ints(units, "--units")
-    ranking = rank_units(g, layer, by, samples=samples, seed=seed, batch_size=batch_size, k=k, units=only,
-                         use_cache=not no_cache, **scan_opts.for_ranking(by, suggest=suggest, top_samples=top_samples))
-    report = ranking_report(g, ranking, samples, seed, units=only)
+    ranking = rank_units(g, run.layer, run.by, units=only, **run.rank_kwargs(),
+                         **scan_opts.for_ranking(run.by, suggest=suggest, top_samples=top_samples))
+    report = ranking_report(g, ranking, run.samples, run.seed, units=only)
     if out is not None:
         write_ranking(out, report, ranking.stats)
     show(report, g.name, top, out, json_output)
-
 
 def register(app: typer.Typer) -> None:
     app.command("rank")(rank)

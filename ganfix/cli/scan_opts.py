@@ -1,4 +1,5 @@
-"""The options of the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
+"""The options rank and annotate share: the statistics pass and ranking, and what the rankers that score
+against real data (the ablation scan, the automatic rankers) score against."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -8,7 +9,7 @@ import typer
 
 from .. import defaults
 from ..ranking import get_ranker, ranker_names
-from .common import option_group
+from .common import SeedOpt, generator_options, handle_errors, option_group
 
 ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
 ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
@@ -55,3 +56,38 @@ scan_options = option_group("scan_opts", ScanOptions, [
 
 def by_help(what: str) -> str:
     return f"{what}: {', '.join(ranker_names())}. {BY_HELP}"
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    """The layer, its statistics pass and the ranking: --layer, --samples, --seed, --batch-size, --by, --k, --no-cache."""
+    layer: str = ""
+    samples: int = defaults.RANK_SAMPLES
+    seed: int = defaults.SEED
+    batch_size: int = defaults.BATCH_SIZE
+    by: str = defaults.RANKING
+    k: int = defaults.TOP_K
+    no_cache: bool = False
+
+    def rank_kwargs(self) -> dict:
+        """Keywords of ganfix.rank for this pass."""
+        return {"samples": self.samples, "seed": self.seed, "batch_size": self.batch_size, "k": self.k,
+                "use_cache": not self.no_cache}
+
+
+pass_options = option_group("run", PassOptions, [
+    ("layer", typer.Option(..., "--layer", "-l", help="Layer whose units to rank (see `ganfix layers GEN`)."), str),
+    ("samples", typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Seeded samples in the statistics pass "
+                             "(each unit's top-k samples come from these)."), int),
+    ("seed", SeedOpt, int),
+    ("batch_size", typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on "
+                                "it)."), int),
+    ("by", typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")), str),
+    ("k", typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit (shown on its sheet)."), int),
+    ("no_cache", typer.Option(False, "--no-cache", help="Recompute even if cached passes (and sheets) exist."), bool)])
+
+
+def ranking_command(fn):
+    """A command that ranks a layer's units (rank, annotate): user errors as one line, the generator options,
+    the real-data options of the scanning rankers and the statistics pass (`gen_opts`, `scan_opts`, `run`)."""
+    return handle_errors(generator_options(scan_options(pass_options(fn))))

@@ -56,8 +56,6 @@ def worst(
     """The worst samples by realism (vs --real) and artifact-unit contribution, with the units firing most in each."""
     from ..worst import worst_samples, worst_sheet
 
-    if samples < 10:
-        raise UsageError(f"--samples must be at least 10, got {samples}")
     g = gen_opts.load(gen)
     g.layer(layer)
     chosen = g.check_units(layer, parse_ints(units, "--units")) if units is not None else artifact_units
