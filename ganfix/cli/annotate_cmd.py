@@ -166,11 +166,11 @@ def annotate(
     check_args(run, page.port, text, mark)
     console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
     to_mark, to_unmark = marks(g, layer, mark, unmark)
-    path = annotations or default_annotation_path(g.name, layer, set_name)
+    path = annotations or default_annotation_path(g, layer, set_name)
     aset = open_set(g, layer, set_name, Path(path), force, {"ranking": run.by, "samples": run.samples, "seed": run.seed})
     if to_mark or to_unmark:
         return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
-    out_dir = page.out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+    out_dir = page.out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
     ranking = sheet_ranking(g, layer, run, scan_opts)
     with sheets_progress(err_console) as update:
         manifest = build_sheets(g, layer, out_dir, samples=run.samples, seed=run.seed, by=run.by, k=run.k,

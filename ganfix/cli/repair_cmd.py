@@ -53,7 +53,18 @@ def load_patch(gen_opts, gen: str, annotations: Path, layer: Optional[str], forc
     if layer is not None:
         ann.check_layer(layer)
     g = gen_opts.load(gen)
-    return g, as_patch(g, ann, force)
+    patch = as_patch(g, ann, force)
+    warn_about_layer(g, patch.layer)
+    return g, patch
+
+
+def warn_about_layer(g, layer: str) -> None:
+    """A patch on a layer whose ablation may not do what it says (e.g. after a normalisation): say so on stderr."""
+    from ..layer_kinds import patch_warning
+
+    warning = patch_warning(g, layer)
+    if warning:
+        err_console.print(warning, highlight=False, soft_wrap=True)
 
 
 def export_only(g, patch, out: Path, seed: int, json_output: bool) -> None:

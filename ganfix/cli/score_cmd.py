@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from .common import GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, print_json
-from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress
+from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress, warn_about_layer
 
 
 def score_table(result: dict) -> Table:
@@ -49,7 +49,11 @@ def score(
     ann = AnnotationSet.load(annotations) if annotations is not None else None
     if ann is not None and layer is not None:
         ann.check_layer(layer)
-    result = run_score(gen_opts.load(gen), ann, real=real, features=features, samples=samples, seed=seed,
+    g = gen_opts.load(gen)
+    if ann is not None:
+        g.layer(ann.layer)
+        warn_about_layer(g, ann.layer)
+    result = run_score(g, ann, real=real, features=features, samples=samples, seed=seed,
                        real_seed=real_seed, inception_weights=inception_weights, kid_subset_size=kid_subset_size,
                        batch_size=batch_size, force=force, offline=offline or None, progress=cli_progress).to_json()
     if out is not None:
