@@ -187,6 +187,7 @@ def test_cli_no_serve_writes_sheets(tmp_path, monkeypatch):
     one_line_error(cli("annotate", gen, "--layer", TINY_LAYER, "--no-serve", "--samples", 0), "--samples")
 
 
+@pytest.mark.slow
 def test_cli_serves_and_a_killed_server_loses_no_label(tmp_path):
     """The real command in a subprocess: prints its URL, saves on every change, SIGKILL loses nothing."""
     import signal
