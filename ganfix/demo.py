@@ -40,11 +40,18 @@ DEMO_SEED = 2
 def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int = defaults.RANK_SAMPLES,
              seed: int = DEMO_SEED, random_draws: int = defaults.DEMO_RANDOM_DRAWS,
              bootstrap: int = defaults.DEMO_BOOTSTRAP, annotations: Path | None = None, sheets: bool = True,
-             step: Callable[[str], None] = lambda s: None, progress=None):
+             step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True):
     """rank → sheets → the shipped (or given) annotation set → repair against random ablations → export.
     Returns the RepairResult (written into `out`, with the sheets and a copy of the annotation set)."""
+    from .inputs import at_least
+    from .preflight import check_output_dir
+    from .scoring import check_repair_args
     from .workflow import export, rank, repair
 
+    # Every number checked before any work: a bad one must not leave sheets/ or a half-filled out folder behind.
+    check_repair_args(samples, random_draws, "all", None, bootstrap, None)
+    at_least("rank_samples", rank_samples, 1)
+    check_output_dir(out, "out")
     gen = load_generator("toyscenes")
     ann_path = Path(annotations) if annotations else shipped_annotation_path()
     ann = AnnotationSet.load(ann_path)
@@ -52,17 +59,17 @@ def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int
     layer = ann.layer
 
     step(f"rank {layer}: one streaming pass over {rank_samples} seeded samples")
-    ranking = rank(gen, layer, "max", samples=rank_samples, seed=seed, progress=False)
+    ranking = rank(gen, layer, "max", samples=rank_samples, seed=seed, use_cache=use_cache, progress=False)
     if sheets:
         from .sheets import build_sheets
 
         step(f"contact sheets: top-10 samples of each of the {len(ranking.order)} units of {layer}")
-        build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=ranking.stats)
+        build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=ranking.stats, use_cache=use_cache)
 
     step(f"repair: ablate {len(ann.units)} labelled units of {layer}; score vs {random_draws} random ablations "
          f"on the same {samples} latents")
     result = repair(gen, ann, real="world", features="toyscenes", samples=samples, seed=seed, real_seed=seed + 1,
-                    random_draws=random_draws, bootstrap=bootstrap, progress=progress)
+                    random_draws=random_draws, bootstrap=bootstrap, use_cache=use_cache, progress=progress)
     step("export the patched generator (TorchScript + weights), verified against the hooked one")
     result.exported = export(gen, result.patch, out / "export", seed=seed)
     result.report["annotations"] = {"path": str(ann_path), "units": ann.units,

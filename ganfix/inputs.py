@@ -13,7 +13,7 @@ from .real_data import RealSource
 
 def at_least(name: str, value: int, minimum: int) -> int:
     if value < minimum:
-        raise UsageError(f"{name}={value} must be at least {minimum}")
+        raise UsageError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 

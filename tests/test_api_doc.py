@@ -67,6 +67,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags():
     assert flag_message("pool=50 must be at least samples=100", flags) == "--pool 50 must be at least --samples 100"
     assert flag_message("use features='toyscenes' or force=True; key=v", flags) == \
         "use --features toyscenes or --force; key=v"
+    assert flag_message("samples must be at least 1, got 0; pool=3", flags) == "--samples must be at least 1, got 0; --pool 3"
 
 
 def test_workflow_names_stay_functions_after_submodule_imports():

@@ -7,8 +7,9 @@ from .config import CheckConfig
 class ScoringMetrics:
     """Scores a generator with the settings of a CheckConfig; the real-data source is built once."""
 
-    def __init__(self, cfg: CheckConfig):
+    def __init__(self, cfg: CheckConfig, use_cache: bool = True):
         self.cfg = cfg
+        self.use_cache = use_cache
         self._real = None
 
     def real(self, gen):
@@ -25,7 +26,7 @@ class ScoringMetrics:
 
         c = self.cfg
         return score(gen, real=self.real(gen), features=c.features, samples=c.samples, seed=c.seed,
-                     inception_weights=c.inception_weights, progress=False).metrics
+                     inception_weights=c.inception_weights, use_cache=self.use_cache, progress=False).metrics
 
     def repair(self, gen, patch) -> dict:
         from ..workflow.repair import repair
@@ -33,4 +34,4 @@ class ScoringMetrics:
         c = self.cfg
         return repair(gen, patch, real=self.real(gen), features=c.features, samples=c.samples, seed=c.seed,
                       random_draws=c.random_draws, bootstrap=c.bootstrap, inception_weights=c.inception_weights,
-                      progress=False).report
+                      use_cache=self.use_cache, progress=False).report

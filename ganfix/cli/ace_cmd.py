@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from .. import defaults
-from .common import GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, parse_ints, print_json
+from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
+                     parse_ints, preflight, print_json)
 from .repair_cmd import cli_progress
 
 
@@ -78,16 +79,19 @@ def ace_cmd(
     stride: int = typer.Option(1, "--stride", help="Sweep: grid stride in layer cells."),
     patch: int = typer.Option(1, "--patch", help="Sweep: inserted square size in layer cells."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
+    no_cache: bool = NoCacheOpt,
     gen_opts: GenOptions = None,
     json_output: bool = JsonOpt,
 ) -> None:
     """Average causal effect of a unit set on a class: ablate where present, insert where absent."""
     from ..workflow.ace import ace
 
+    preflight(out, not no_cache)
     result = ace(gen_opts.load(gen), layer, class_name, segmenter=segmenter, units=parse_ints(units, "--units"),
                  select=select, n=n, samples=samples, seed=seed, batch_size=batch_size, insert_value=insert_value,
                  candidates=candidates, ace_samples=ace_samples, steps=steps, l2=l2, curve=curve, context=context,
-                 trace=trace, context_samples=context_samples, stride=stride, patch=patch, progress=cli_progress)
+                 trace=trace, context_samples=context_samples, stride=stride, patch=patch, use_cache=not no_cache,
+                 progress=cli_progress)
     render(result, out, json_output)
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     option_group, parse_ints, print_json)
+                     option_group, parse_ints, preflight, print_json)
 from .. import defaults
 from .scan_opts import PassOptions, ScanOptions, ranking_command
 
@@ -59,11 +59,16 @@ def sheets_progress(console):
 
 def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:
     """--mark/--unmark: record labels without sheets or a browser."""
-    for u in to_mark:
-        aset.mark(u, marked=True, text=text)
-    for u in to_unmark:
-        aset.mark(u, marked=False)
-    aset.save(path)
+    from ..annotations import update_file
+
+    def apply(s):
+        for u in to_mark:
+            s.mark(u, marked=True, text=text)
+        for u in to_unmark:
+            s.mark(u, marked=False)
+
+    # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
+    aset, _ = update_file(path, aset, apply)
     if json_output:
         print_json({"file": str(path), "layer": aset.layer, "set": set_name, "units": list(aset.units)})
     else:
@@ -164,6 +169,7 @@ def annotate(
     from ..sheets import build_sheets
 
     check_args(run, page.port, text, mark)
+    preflight(page.out, not run.no_cache, files=((annotations, "--annotations"),))
     console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
     to_mark, to_unmark = marks(g, layer, mark, unmark)
     path = annotations or default_annotation_path(g, layer, set_name)

@@ -8,7 +8,14 @@ from typing import Optional
 
 import typer
 
-from .common import JsonOpt, console_for, err_console, handle_errors, print_json
+from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, preflight, print_json
+
+
+def say_found_config(given, cfg) -> None:
+    """A config found by searching here and above: say which file it is."""
+    if given is None and cfg.source is not None:
+        where = "" if cfg.source.parent == Path.cwd().resolve() else " (found in a parent folder)"
+        err_console.print(f"using config {cfg.source}{where}", highlight=False, soft_wrap=True)
 
 
 def github_outputs(result) -> None:
@@ -32,24 +39,24 @@ def check(
     samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Override `samples` from the config."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override `seed` from the config."),
     device: Optional[str] = typer.Option(None, "--device", help="Override `device` from the config (cpu or cuda[:i])."),
+    no_cache: bool = NoCacheOpt,
     json_output: bool = JsonOpt,
 ) -> None:
     """Score the configured generator and evaluate the quality gates from ganfix.toml."""
     from ..check.outputs import gate_table
     from ..workflow.check import check as run_check, load_check_config
 
+    preflight(None, not no_cache, files=((junit, "--junit"), (write_baseline, "--write-baseline")))
     cfg = load_check_config(config, samples=samples, seed=seed, device=device)
+    say_found_config(config, cfg)
     with err_console.status(f"scoring {cfg.generator} ({cfg.features} features, N={cfg.samples})…"):
-        result = run_check(cfg, write_baseline=write_baseline)
+        result = run_check(cfg, write_baseline=write_baseline, use_cache=not no_cache)
     if write_baseline is not None:
         err_console.print(f"baseline written to {write_baseline}")
     if junit is not None:
         result.write_junit(junit)
     github_outputs(result)
-    if json_output:
-        print_json(result.to_json())
-    else:
-        console_for(False).print(gate_table(result.to_json()))
+    print_json(result.to_json()) if json_output else console_for(False).print(gate_table(result.to_json()))
     err_console.print(f"{'passed' if result.passed else 'FAILED'} in {result.elapsed_s:.1f}s", highlight=False)
     if not result.passed:
         raise typer.Exit(1)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -25,10 +28,11 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
-# Library errors name Python parameters as `name=value` (`pool=50 must be at least samples=100`); a command
-# shows them as its flags (`--pool 50 must be at least --samples 100`). The flags come from the command's own
+# Library errors name Python parameters (`bootstrap must be at least 0, got -5`, `pool=50 must be at least
+# samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
 # options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
 LIBRARY_NAMES = {"selection": "select"}
+_LEADING_NAME = re.compile(r"(^|; )([a-z][a-z0-9_]*)(?= must )")
 _PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
 
 
@@ -53,7 +57,32 @@ def flag_message(message: str, flags: dict[str, str]) -> str:
             return m.group(0)
         return flag if value in ("", "True") else f"{flag} {value}"
 
-    return _PARAM_REF.sub(sub, message)
+    message = _PARAM_REF.sub(sub, message)
+    # a parameter that opens a clause: "bootstrap must be at least 0, got -5" → "--bootstrap must be …"
+    return _LEADING_NAME.sub(lambda m: m.group(1) + flags.get(LIBRARY_NAMES.get(m.group(2), m.group(2)), m.group(2)),
+                             message)
+
+
+INTERNAL_ERROR_EXIT = 3  # distinct from 1 (a failed gate) and 2 (bad input): CI can tell a crash from a failing model
+
+
+def debug_enabled() -> bool:
+    """--debug (the global option) or GANFIX_DEBUG=1: internal errors show their traceback."""
+    return os.environ.get("GANFIX_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for a crash: what failed and how to get the traceback."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (f"internal error (a bug in ganfix or in code it ran): {type(exc).__name__}"
+            f"{': ' + first if first else ''}; re-run with --debug (or GANFIX_DEBUG=1) for the traceback")
+
+
+def report_internal_error(exc: BaseException) -> int:
+    if debug_enabled():
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    err_console.print(f"[bold red]error:[/] {escape(internal_error_line(exc))}", highlight=False, soft_wrap=True)
+    return INTERNAL_ERROR_EXIT
 
 
 def _rank_prefix() -> str:
@@ -63,7 +92,8 @@ def _rank_prefix() -> str:
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Turn user-caused errors into one line on stderr and exit code 2 (no traceback), in the command's flags."""
+    """User-caused errors: one line on stderr (in the command's flags) and exit 2, no traceback. Internal errors:
+    one line and exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -77,6 +107,10 @@ def handle_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the point: no crash reads as a failed gate (exit 1)
+            raise typer.Exit(report_internal_error(exc))
 
     return wrapper
 
@@ -108,7 +142,7 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 
 # Reusable typer options for loading a generator spec.
-GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights.")
+GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")
@@ -193,3 +227,17 @@ def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> C
 
 # --weights, --z-shape, --output-range, --device, --trust-pickle → `gen_opts: GenOptions`
 generator_options = option_group("gen_opts", GenOptions, _GEN_PARAMS)
+
+
+def preflight(out=None, use_cache: bool = True, files: tuple = ()) -> None:
+    """Before any work: the output folder and files can be written, and so can the cache (when it is used)."""
+    from ..preflight import check_cache_writable, check_output_dir, check_output_file
+
+    check_output_dir(out)
+    for path, option in files:
+        check_output_file(path, option)
+    check_cache_writable(use_cache)
+
+
+NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics "
+                          "(results are the same; caches are checksummed).")

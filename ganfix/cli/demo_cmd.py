@@ -9,7 +9,7 @@ import typer
 
 from .. import defaults
 from ..demo import DEMO_SEED, run_demo
-from .common import JsonOpt, console_for, err_console, handle_errors, print_json
+from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, preflight, print_json
 from .repair_cmd import cli_progress, results_table
 
 
@@ -35,16 +35,18 @@ def demo(
     bootstrap: int = typer.Option(defaults.DEMO_BOOTSTRAP, "--bootstrap"),
     annotations: Optional[Path] = typer.Option(None, "--annotations", help="Use this set instead of the shipped one."),
     no_sheets: bool = typer.Option(False, "--no-sheets", help="Skip the contact sheets."),
+    no_cache: bool = NoCacheOpt,
     json_output: bool = JsonOpt,
 ) -> None:
     """Run rank → sheets → shipped annotation set → repair → score on the toy generator and print Table 1."""
+    preflight(out, not no_cache)
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:
         err_console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] [bold]›[/] {msg}")
 
     result = run_demo(out, samples, rank_samples, seed, random_draws, bootstrap, annotations, not no_sheets,
-                      step=step, progress=cli_progress)
+                      step=step, progress=cli_progress, use_cache=not no_cache)
     if json_output:
         return print_json(result.to_json())
     console = console_for(False)

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from .. import defaults
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     print_json)
+from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, err_console, generator_options,
+                     handle_errors, preflight, print_json)
 
 # Standard FID (Inception) unless the generator names its own offline features (the built-in toyscenes); offline,
 # a missing weights file is a one-line error.
@@ -100,19 +100,21 @@ def repair(
     kid_subset_size: Optional[int] = typer.Option(defaults.KID_SUBSET_SIZE, "--kid-subset-size", help="KID subset size (default min(1000, N/2))."),
     no_score: bool = typer.Option(False, "--no-score", help="Only export the patched generator."),
     batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b"),
+    no_cache: bool = NoCacheOpt,
     gen_opts: GenOptions = None,
     json_output: bool = JsonOpt,
 ) -> None:
     """Ablate the annotated units, export the patched generator and score it against random ablation."""
     from ..workflow.repair import repair as run_repair
 
+    preflight(out, not no_cache)
     g, patch = load_patch(gen_opts, gen, annotations, layer, force)
     if no_score:
         return export_only(g, patch, out, seed, json_output)
     result = run_repair(g, patch, real=real, features=features, samples=samples, seed=seed, random_draws=random_draws,
                         select=select, pool=pool, bootstrap=bootstrap, real_seed=real_seed,
                         inception_weights=inception_weights, kid_subset_size=kid_subset_size, batch_size=batch_size,
-                        offline=offline or None, out=out, progress=cli_progress)
+                        offline=offline or None, use_cache=not no_cache, out=out, progress=cli_progress)
     show(result, out, json_output)
 
 

@@ -8,8 +8,23 @@ import typer
 from rich.table import Table
 
 from .. import defaults
-from .common import GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, print_json
+from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
+                     preflight, print_json)
 from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress, warn_about_layer
+
+
+def load_with_set(gen_opts, gen: str, annotations: Optional[Path], layer: Optional[str]):
+    """The generator, and the annotation set to score it with (checked against --layer and the model's layers)."""
+    from ..annotations import AnnotationSet
+
+    ann = AnnotationSet.load(annotations) if annotations is not None else None
+    if ann is not None and layer is not None:
+        ann.check_layer(layer)
+    g = gen_opts.load(gen)
+    if ann is not None:
+        g.layer(ann.layer)
+        warn_about_layer(g, ann.layer)
+    return g, ann
 
 
 def score_table(result: dict) -> Table:
@@ -38,24 +53,20 @@ def score(
     kid_subset_size: Optional[int] = typer.Option(defaults.KID_SUBSET_SIZE, "--kid-subset-size"),
     batch_size: int = typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b"),
     out: Optional[Path] = typer.Option(None, "--out", help="Write score.json here."),
+    no_cache: bool = NoCacheOpt,
     gen_opts: GenOptions = None,
     json_output: bool = JsonOpt,
 ) -> None:
     """FID/KID (torch-fidelity) of GEN's samples 0…N−1 against N real images."""
-    from ..annotations import AnnotationSet
     from ..atomic import atomic_write_json
     from ..workflow.score import score as run_score
 
-    ann = AnnotationSet.load(annotations) if annotations is not None else None
-    if ann is not None and layer is not None:
-        ann.check_layer(layer)
-    g = gen_opts.load(gen)
-    if ann is not None:
-        g.layer(ann.layer)
-        warn_about_layer(g, ann.layer)
+    preflight(out, not no_cache)
+    g, ann = load_with_set(gen_opts, gen, annotations, layer)
     result = run_score(g, ann, real=real, features=features, samples=samples, seed=seed,
                        real_seed=real_seed, inception_weights=inception_weights, kid_subset_size=kid_subset_size,
-                       batch_size=batch_size, force=force, offline=offline or None, progress=cli_progress).to_json()
+                       batch_size=batch_size, force=force, offline=offline or None, use_cache=not no_cache,
+                       progress=cli_progress).to_json()
     if out is not None:
         atomic_write_json(out / "score.json", result)
     if json_output:

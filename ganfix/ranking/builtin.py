@@ -34,7 +34,7 @@ class AblationRanker:
 
         at_least("scan_samples", scan_samples, 2)
         if suggest < 0:
-            raise UsageError(f"suggest={suggest} must be 0 (off) or a number of units")
+            raise UsageError(f"suggest must be 0 (off) or a number of units, got {suggest}")
         real_src = open_real(ctx.gen, real, real_seed, scan_samples, param="scan_samples")
         features = check_features(ctx.gen, features, inception_weights)
         check_kid_subset(scan_samples, kid_subset_size, param="scan_samples")
@@ -91,7 +91,8 @@ class AceRanker(_ClassRanker):
         from ..dissect import insertion_values, single_unit_ace
 
         seg, cls, dis = self.dissection(ctx, segmenter)
-        value = insertion_values(ctx.gen, seg, ctx.layer, cls, ctx.samples, ctx.seed, ctx.batch_size, insert_value)
+        value = insertion_values(ctx.gen, seg, ctx.layer, cls, ctx.samples, ctx.seed, ctx.batch_size, insert_value,
+                                 use_cache=ctx.use_cache)
         cands = dis.class_ranking(cls)[: candidates or dis.num_units]
         with ctx.progress("single-unit ACE", len(cands)) as step:
             per_unit = single_unit_ace(ctx.gen, seg, ctx.layer, cls, value, cands, min(ace_samples, ctx.samples),

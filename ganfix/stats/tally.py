@@ -20,11 +20,11 @@ from .unit_stats import UnitStats
 
 def check_sample_args(samples: int, batch_size: int, k: int | None = None) -> None:
     if samples < 1:
-        raise UsageError(f"samples={samples} must be at least 1")
+        raise UsageError(f"samples must be at least 1, got {samples}")
     if batch_size < 1:
-        raise UsageError(f"batch_size={batch_size} must be at least 1")
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     if k is not None and k < 1:
-        raise UsageError(f"k={k} must be at least 1")
+        raise UsageError(f"k must be at least 1, got {k}")
 
 
 def stats_cache_key(gen: Generator, layer: str, samples: int, seed: int, k: int, capacity: int, start: int) -> str:
@@ -33,6 +33,17 @@ def stats_cache_key(gen: Generator, layer: str, samples: int, seed: int, k: int,
 
 
 @torch.no_grad()
+def _valid_stats(state: dict, units: int, k: int) -> UnitStats:
+    """A cached entry as UnitStats, or CacheEntryInvalid when its structure does not fit this pass."""
+    from ..cache import CacheEntryInvalid
+
+    stats = UnitStats.from_state_dict(state)
+    if tuple(stats.topk.values.shape) != (units, k) or tuple(stats.topk.ids.shape) != (units, k) \
+            or tuple(stats.mean.shape) != (units,):
+        raise CacheEntryInvalid(f"unit statistics of shape {tuple(stats.topk.values.shape)}, expected ({units}, {k})")
+    return stats
+
+
 def tally_unit_stats(
     gen: Generator,
     layer: str,
@@ -49,9 +60,9 @@ def tally_unit_stats(
     info = gen.layer(layer)
     key = stats_cache_key(gen, layer, samples, seed, k, capacity, start)
     if use_cache:
-        cached = distributed.cached_collectively(lambda: load_cached("unit_stats", key))
-        if cached is not None:
-            stats = UnitStats.from_state_dict(cached)
+        stats = distributed.cached_collectively(
+            lambda: load_cached("unit_stats", key, validate=lambda sd: _valid_stats(sd, info.units, k)))
+        if stats is not None:
             if on_batch:
                 on_batch(samples)
             return stats

@@ -89,7 +89,8 @@ def ace(gen: Generator, layer: str, class_name: str, *, segmenter=defaults.SEGME
         insert_value: str = defaults.INSERT_VALUE, candidates: int = defaults.ACE_CANDIDATES,
         ace_samples: int = defaults.ACE_UNIT_SAMPLES, steps: int = defaults.ACE_STEPS, l2: float = defaults.ACE_L2,
         curve: bool = True, context: bool = False, trace: bool = False,
-        context_samples: int = defaults.CONTEXT_SAMPLES, stride: int = 1, patch: int = 1, progress=None) -> AceReport:
+        context_samples: int = defaults.CONTEXT_SAMPLES, stride: int = 1, patch: int = 1, use_cache: bool = True,
+        progress=None) -> AceReport:
     """Average causal effect of a unit set on `class_name`: ablate it where the class is present, insert it where
     absent. The set is `units`, or the top `n` by `select` (iou: dissection rank; ace: single-unit ACE of the top
     `candidates` by IoU; optimize: a soft mask optimised through the segmenter). `curve`: class pixels removed vs
@@ -105,12 +106,12 @@ def ace(gen: Generator, layer: str, class_name: str, *, segmenter=defaults.SEGME
     n = min(n, gen.layer(layer).units)
     progress = progress_factory(progress)
     with progress("insertion values", samples) as step:
-        value = insertion_values(gen, seg, layer, cls, samples, seed, batch_size, insert_value)
+        value = insertion_values(gen, seg, layer, cls, samples, seed, batch_size, insert_value, use_cache=use_cache)
         step(samples)
     dis = None
     if units is None or select == "iou":
         with progress(f"dissect {layer}", 2 * samples) as step:
-            dis = dissect(gen, [layer], seg, samples, seed, batch_size, on_batch=step)[layer]
+            dis = dissect(gen, [layer], seg, samples, seed, batch_size, use_cache=use_cache, on_batch=step)[layer]
     chosen, scores, note = _choose(gen, seg, layer, cls, value, dis, select, n, units, samples, seed, batch_size,
                                    candidates, ace_samples, steps, l2, progress)
     with progress("ACE", samples) as step:

@@ -52,11 +52,11 @@ def load_check_config(config=None, *, samples: Optional[int] = None, seed: Optio
     cfg = config if isinstance(config, CheckConfig) else load_config(config)
     if samples is not None:
         if samples < 2:
-            raise UsageError(f"samples={samples} must be at least 2")
+            raise UsageError(f"samples must be at least 2, got {samples}")
         cfg.samples = samples
     if seed is not None:
         if seed < 0:
-            raise UsageError(f"seed={seed} must be ≥ 0")
+            raise UsageError(f"seed must be ≥ 0, got {seed}")
         cfg.seed = seed
     if device is not None:
         cfg.device = device
@@ -64,7 +64,7 @@ def load_check_config(config=None, *, samples: Optional[int] = None, seed: Optio
 
 
 def check(config=None, *, samples: Optional[int] = None, seed: Optional[int] = None, device: Optional[str] = None,
-          write_baseline: Union[str, Path, None] = None) -> CheckResult:
+          write_baseline: Union[str, Path, None] = None, use_cache: bool = True) -> CheckResult:
     """Evaluate the gates of `config` (a CheckConfig, a config file, or None to find ganfix.toml). With
     `write_baseline`, the report is also written there as a baseline (and the baseline gate is skipped)."""
     from ..atomic import atomic_write_json
@@ -80,7 +80,7 @@ def check(config=None, *, samples: Optional[int] = None, seed: Optional[int] = N
                          "max_fid, max_kid, annotations, patch_beats_random, baseline")
     gen = load_generator(cfg.generator, weights=cfg.weights, z_shape=cfg.z_shape, output_range=cfg.output_range,
                          device=cfg.device, trust_pickle=cfg.trust_pickle)
-    report = run_check(cfg, gen, ScoringMetrics(cfg), skip_baseline=write_baseline is not None)
+    report = run_check(cfg, gen, ScoringMetrics(cfg, use_cache), skip_baseline=write_baseline is not None)
     if write_baseline is not None:
         atomic_write_json(write_baseline, report)
     return CheckResult(report, time.perf_counter() - started)

@@ -137,7 +137,7 @@ def repair(gen: Generator, patch, *, real: Optional[str] = None, features: Optio
     fails) and report.json, report.md and before_after.png are written into `out`."""
     from ..scoring import check_repair_args, score_repair
 
-    check_repair_args(samples, random_draws, select, pool, bootstrap, kid_subset_size)
+    check_repair_args(samples, random_draws, select, pool, bootstrap, kid_subset_size, batch_size)
     patch = as_patch(gen, patch, force)
     real_src = open_real(gen, real, real_seed, samples)
     features = check_features(gen, features, inception_weights, offline)

@@ -38,6 +38,7 @@ def score(gen: Generator, patch=None, *, real: Optional[str] = None, features: O
     from ..scoring import check_kid_subset, score_generator
 
     at_least("samples", samples, 1)
+    at_least("batch_size", batch_size, 1)
     check_kid_subset(samples, kid_subset_size)
     patch = as_patch(gen, patch, force) if patch is not None else None
     real_src = open_real(gen, real, real_seed, samples)

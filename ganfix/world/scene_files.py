@@ -18,11 +18,11 @@ def _png(array) -> bytes:
 
 def _check(out: Path, n: int, start: int, resolution: int) -> None:
     if n < 1:
-        raise UsageError(f"n={n} must be at least 1")
+        raise UsageError(f"n must be at least 1, got {n}")
     if start < 0:
-        raise UsageError(f"start={start} must be ≥ 0")
+        raise UsageError(f"start must be ≥ 0, got {start}")
     if resolution < 32 or resolution > 1024:
-        raise UsageError(f"resolution={resolution} must be in 32…1024")
+        raise UsageError(f"resolution must be in 32…1024, got {resolution}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"out={out} exists and is not a folder")
 
