@@ -45,10 +45,11 @@ def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int
     Returns the RepairResult (written into `out`, with the sheets and a copy of the annotation set)."""
     from .inputs import at_least
     from .preflight import check_output_dir
-    from .scoring import check_repair_args
+    from .scoring import check_kid_subset, check_repair_args
     from .workflow import export, rank, repair
 
     # Every number checked before any work: a bad one must not leave sheets/ or a half-filled out folder behind.
+    check_kid_subset(samples, None)
     check_repair_args(samples, random_draws, "all", None, bootstrap, None)
     at_least("rank_samples", rank_samples, 1)
     check_output_dir(out, "out")
