@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
-                     parse_ints, preflight, print_json)
+                     parse_ints, print_json)
 from .repair_cmd import cli_progress
 
 
@@ -86,7 +86,6 @@ def ace_cmd(
     """Average causal effect of a unit set on a class: ablate where present, insert where absent."""
     from ..workflow.ace import ace
 
-    preflight(out, not no_cache)
     result = ace(gen_opts.load(gen), layer, class_name, segmenter=segmenter, units=parse_ints(units, "--units"),
                  select=select, n=n, samples=samples, seed=seed, batch_size=batch_size, insert_value=insert_value,
                  candidates=candidates, ace_samples=ace_samples, steps=steps, l2=l2, curve=curve, context=context,

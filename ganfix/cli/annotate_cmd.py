@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     option_group, parse_ints, preflight, print_json)
+from .common import (GenArg, GenOptions, JsonOpt, console_for, err_console, option_group, parse_ints, preflight,
+                     print_json, serve_page)
 from .. import defaults
 from .scan_opts import PassOptions, ScanOptions, ranking_command
 
@@ -97,23 +97,19 @@ def report_sheets(manifest, out_dir, console, json_output) -> None:
 
 def serve(aset, path, manifest, out_dir, port, open_browser, console, json_output) -> None:
     """The labelling page on 127.0.0.1 until Ctrl-C; every change is saved to `path`."""
-    from ..pages import LabelSession, PageServer, labelling_page
+    from ..pages import LabelSession, labelling_page
 
     if not Path(path).exists():
         aset.save(path)  # the page edits a file that exists from the start
-    with PageServer(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port=port) as server:
+
+    def announce(url: str) -> None:
         if json_output:
-            print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
-        else:
-            console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-            console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
-        if open_browser:
-            import webbrowser
-            webbrowser.open(server.url)
-        try:
-            server.wait()
-        except KeyboardInterrupt:
-            err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
+            return print_json({"url": url, "annotations": str(path), "sheets": str(out_dir)})
+        console.print(f"labelling page: [bold]{url}[/]", soft_wrap=True, highlight=False)
+        console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
+
+    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port, open_browser, announce,
+               lambda: err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}"))
 
 
 @dataclass(frozen=True)
@@ -169,7 +165,7 @@ def annotate(
     from ..sheets import build_sheets
 
     check_args(run, page.port, text, mark)
-    preflight(page.out, not run.no_cache, files=((annotations, "--annotations"),))
+    preflight(files=((annotations, "--annotations"),))
     console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
     to_mark, to_unmark = marks(g, layer, mark, unmark)
     path = annotations or default_annotation_path(g, layer, set_name)

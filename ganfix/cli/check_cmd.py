@@ -46,7 +46,7 @@ def check(
     from ..check.outputs import gate_table
     from ..workflow.check import check as run_check, load_check_config
 
-    preflight(None, not no_cache, files=((junit, "--junit"), (write_baseline, "--write-baseline")))
+    preflight(files=((junit, "--junit"), (write_baseline, "--write-baseline")))
     cfg = load_check_config(config, samples=samples, seed=seed, device=device)
     say_found_config(config, cfg)
     with err_console.status(f"scoring {cfg.generator} ({cfg.features} features, N={cfg.samples})…"):

@@ -93,11 +93,13 @@ def _rank_prefix() -> str:
 
 def handle_errors(fn: Callable) -> Callable:
     """User-caused errors: one line on stderr (in the command's flags) and exit 2, no traceback. Internal errors:
-    one line and exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes."""
+    one line and exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes.
+    Before the command runs: its --out folder can be written, and the cache too when it takes --no-cache."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            preflight(kwargs.get("out"), not kwargs["no_cache"] if "no_cache" in kwargs else False)
             return fn(*args, **kwargs)
         except GanfixError as exc:
             text = flag_message(str(exc), command_flags(wrapper))
@@ -241,3 +243,18 @@ def preflight(out=None, use_cache: bool = True, files: tuple = ()) -> None:
 
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics "
                           "(results are the same; caches are checksummed).")
+
+
+def serve_page(page, port: int, open_browser: bool, announce: Callable[[str], None], stopped: Callable[[], None]) -> None:
+    """Serve a local page (ganfix.pages) until Ctrl-C: announce(url) once it listens, stopped() at the end."""
+    from ..pages import PageServer
+
+    with PageServer(page, port=port) as server:
+        announce(server.url)
+        if open_browser:
+            import webbrowser
+            webbrowser.open(server.url)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            stopped()

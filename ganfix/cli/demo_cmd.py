@@ -9,7 +9,7 @@ import typer
 
 from .. import defaults
 from ..demo import DEMO_SEED, run_demo
-from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, preflight, print_json
+from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, print_json
 from .repair_cmd import cli_progress, results_table
 
 
@@ -39,7 +39,6 @@ def demo(
     json_output: bool = JsonOpt,
 ) -> None:
     """Run rank → sheets → shipped annotation set → repair → score on the toy generator and print Table 1."""
-    preflight(out, not no_cache)
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, preflight,
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors,
                      print_json)
 from .repair_cmd import cli_progress
 
@@ -62,7 +62,6 @@ def dissect_cmd(
     """Which units match which segmentation classes (IoU at IQR-optimal thresholds), per layer."""
     from ..workflow.dissect import dissect
 
-    preflight(out, not no_cache)
     if not layer and not all_layers:
         raise UsageError("give --layer L (repeatable) or --all-layers")
     result = dissect(gen_opts.load(gen), segmenter, None if all_layers else layer, samples=samples, seed=seed,

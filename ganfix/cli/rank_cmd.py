@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import GenArg, GenOptions, JsonOpt, console_for, parse_ints, preflight, print_json
+from .common import GenArg, GenOptions, JsonOpt, console_for, parse_ints, print_json
 from .scan_opts import PassOptions, ScanOptions, SuggestOpt, ranking_command
 
 # With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
@@ -101,7 +101,6 @@ def rank(
     """Rank the units of a layer from one streaming pass over seeded samples."""
     from ..workflow.rank import rank as rank_units, ranking_report
 
-    preflight(out, not run.no_cache)
     if top < 1:
         raise UsageError(f"--top must be at least 1, got {top}")
     g = gen_opts.load(gen)

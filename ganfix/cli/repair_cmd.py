@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, err_console, generator_options,
-                     handle_errors, preflight, print_json)
+                     handle_errors, print_json)
 
 # Standard FID (Inception) unless the generator names its own offline features (the built-in toyscenes); offline,
 # a missing weights file is a one-line error.
@@ -107,7 +107,6 @@ def repair(
     """Ablate the annotated units, export the patched generator and score it against random ablation."""
     from ..workflow.repair import repair as run_repair
 
-    preflight(out, not no_cache)
     g, patch = load_patch(gen_opts, gen, annotations, layer, force)
     if no_score:
         return export_only(g, patch, out, seed, json_output)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
-                     preflight, print_json)
+                     print_json)
 from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress, warn_about_layer
 
 
@@ -61,7 +61,6 @@ def score(
     from ..atomic import atomic_write_json
     from ..workflow.score import score as run_score
 
-    preflight(out, not no_cache)
     g, ann = load_with_set(gen_opts, gen, annotations, layer)
     result = run_score(g, ann, real=real, features=features, samples=samples, seed=seed,
                        real_seed=real_seed, inception_weights=inception_weights, kid_subset_size=kid_subset_size,

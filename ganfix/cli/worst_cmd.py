@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from ..atomic import atomic_write_json
-from ..errors import UsageError
 from ..progress import progress_bar
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
