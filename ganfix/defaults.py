@@ -23,7 +23,9 @@ TABLE_ROWS = 20            # rows of `ganfix rank`'s table
 
 # Scoring (repair, score, the Python repair()).
 SCORE_SAMPLES = 1000       # generated (and real) samples per FID/KID
-RANDOM_DRAWS = 5           # random patches of the same size: the baseline of a repair
+# Random patches of the same size: the baseline of a repair. 10, not 5: see docs/reproduce.py's "draws" section —
+# with 5 the hierarchical interval's upper end moves by more between independent draw sets.
+RANDOM_DRAWS = 10
 BOOTSTRAP = None           # None: 200 resamples, 10 for features wider than 512-d (Inception: each FID costs seconds)
 KID_SUBSETS = 100          # torch-fidelity's default
 KID_SUBSET_SIZE = None     # None: min(1000, samples // 2), so that KID's subsets differ
@@ -62,7 +64,9 @@ ACE_UNIT_SAMPLES = 50      # select="ace": samples per single-unit ACE
 ACE_STEPS = 60             # select="optimize": optimiser steps
 ACE_L2 = 1e-3
 INSERT_VALUE = "mean"
-CONTEXT_SAMPLES = 20
+CONTEXT_SAMPLES = 64       # the insertion-context sweep; docs/reproduce.py measures its orderings' stability at this N
+IQR_CONVENTION = "reference"
+IQR_MIN = 0.01
 
 
 def features_for(gen) -> str:

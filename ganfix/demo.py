@@ -49,6 +49,7 @@ def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int
     from .workflow import export, rank, repair
 
     # Every number checked before any work: a bad one must not leave sheets/ or a half-filled out folder behind.
+    at_least("samples", samples, 2)  # KID needs two samples per subset
     check_kid_subset(samples, None)
     check_repair_args(samples, random_draws, "all", None, bootstrap, None)
     at_least("rank_samples", rank_samples, 1)

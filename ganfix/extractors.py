@@ -8,7 +8,9 @@
   folder); without one it lets torch-fidelity download into that cache, unless `offline` (`--offline`,
   or GANFIX_OFFLINE=1) forbids it. When the weights cannot be had: one line naming the file and the
   way out, never a traceback.
-- `toyscenes`: the embedded toy world's offline extractor.
+- `toyscenes`: the embedded toy world's offline extractor (the segmenter's encoder); `toyscenes-ssl`: a
+  second offline space, a self-supervised encoder trained independently of the segmenter
+  (ganfix/world/toy_ssl.py).
 - `path/to/file.py:factory`: the user's own network. `factory()` returns an `nn.Module` mapping uint8
   images [N, C, H, W] (0…255) to features [N, D]. Optional attributes declare what it wants:
   `input_channels` (1 or 3: ganfix replicates grey to RGB or averages RGB to grey) and `input_size`

@@ -28,13 +28,30 @@ def render(result, out: Optional[Path], json_output: bool) -> None:
 
 
 def ace_table(report: dict) -> Table:
-    tab = Table(title=f"ACE over {report['settings']['samples']} samples (fractions of pixels)")
+    tab = Table(title=f"ACE over {report['settings']['samples']} samples (fractions of pixels; 95% bootstrap intervals "
+                      "over samples)")
     for col in ("ACE", "original", "ablated", "inserted", "removed (of class)"):
         tab.add_column(col, justify="right")
     a = report["ace"]
-    tab.add_row(f"{a['ace']:.4f}", f"{a['original']:.4f}", f"{a['ablated']:.4f}", f"{a['inserted']:.4f}",
-                f"{a['removed_fraction_of_class']:.1%}")
+    ci = a.get("ci95") or {}
+    ace_txt = f"{a['ace']:.4f}" + (f" ({ci['ace'][0]:.4f} … {ci['ace'][1]:.4f})" if "ace" in ci else "")
+    rem_txt = f"{a['removed_fraction_of_class']:.1%}" + (
+        f" ({ci['removed_fraction_of_class'][0]:.0%} … {ci['removed_fraction_of_class'][1]:.0%})" if ci else "")
+    tab.add_row(ace_txt, f"{a['original']:.4f}", f"{a['ablated']:.4f}", f"{a['inserted']:.4f}", rem_txt)
     return tab
+
+
+def context_lines(result) -> list:
+    """The insertion-context table with 95% intervals, and the orderings the intervals support."""
+    ct = Table(title=f"insertion context: {result.report['class']} gain by location class")
+    for col in ("location", "insertions", "mean gain", "95% CI"):
+        ct.add_column(col, justify="right")
+    civ = result.sweep.context_intervals()
+    for r in civ.get("rows", []):
+        ci = r.get("ci95")
+        ct.add_row(r["location_class"], str(r["insertions"]), f"{r['mean_gain']:+.5f}", f"{ci[0]:+.5f} … {ci[1]:+.5f}" if ci else "")
+    sup = civ.get("supported", [])
+    return [ct, f"orderings the intervals support ({result.sweep.samples} samples): " + (", ".join(sup) or "none")]
 
 
 def sweep_lines(result) -> list:
@@ -42,12 +59,7 @@ def sweep_lines(result) -> list:
              for name, rows in (result.curves or {}).items()]
     sweep = result.sweep
     if sweep is not None:
-        ct = Table(title=f"insertion context: {result.report['class']} gain by location class")
-        for col in ("location", "insertions", "mean gain"):
-            ct.add_column(col, justify="right")
-        for r in sweep.context_table():
-            ct.add_row(r["location_class"], str(r["insertions"]), f"{r['mean_gain']:.5f}")
-        lines.append(ct)
+        lines += context_lines(result)
         if sweep.trace is not None:
             lines += [f"tracing ({grp}): " + ", ".join(f"{l} {v:.4f}" for l, v in vals.items() if v is not None)
                       for grp, vals in sweep.trace_curves().items()]
@@ -75,7 +87,7 @@ def ace_cmd(
     curve: bool = typer.Option(True, "--curve/--no-curve", help="Class pixels removed vs units ablated (Fig. 6)."),
     context: bool = typer.Option(False, "--context", help="Insertion context sweep (Fig. 8)."),
     trace: bool = typer.Option(False, "--trace", help="Downstream tracing of the sweep's insertions (Fig. 9)."),
-    context_samples: int = typer.Option(defaults.CONTEXT_SAMPLES, "--context-samples", help="Samples in the context/tracing sweep."),
+    context_samples: int = typer.Option(defaults.CONTEXT_SAMPLES, "--context-samples", help="Samples in the context/tracing sweep (intervals are over samples)."),
     stride: int = typer.Option(1, "--stride", help="Sweep: grid stride in layer cells."),
     patch: int = typer.Option(1, "--patch", help="Sweep: inserted square size in layer cells."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),

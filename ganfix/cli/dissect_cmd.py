@@ -1,6 +1,7 @@
 """`ganfix dissect GEN --layer L …`: unit/class IoU dissection, layer and model comparison, report."""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,15 +10,39 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors,
+from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, option_group,
                      print_json)
 from .repair_cmd import cli_progress
 
 
+@dataclass(frozen=True)
+class CriteriaOptions:
+    """When a unit counts as interpretable, and which IQR convention picks its threshold."""
+    iou_min: float = defaults.IOU_MIN
+    agreement_min: float = defaults.AGREEMENT_MIN
+    min_class_frac: float = defaults.MIN_CLASS_FRAC
+    iqr_convention: str = defaults.IQR_CONVENTION
+    iqr_min: float = defaults.IQR_MIN
+
+
+criteria_options = option_group("crit", CriteriaOptions, [
+    ("iou_min", typer.Option(defaults.IOU_MIN, "--iou-min", help="Interpretable: IoU above this …"), float),
+    ("agreement_min", typer.Option(defaults.AGREEMENT_MIN, "--agreement-min", help="… and pixel agreement above this."), float),
+    ("min_class_frac", typer.Option(defaults.MIN_CLASS_FRAC, "--min-class-frac", help="Skip classes covering fewer pixels "
+                                    "than this fraction."), float),
+    ("iqr_convention", typer.Option(defaults.IQR_CONVENTION, "--iqr-convention", help="reference: thresholds from "
+                                    "quantiles of the upsampled maps, positively correlated levels only (threshold > 0, "
+                                    "agreement > 0.8), label by IQR, interpretable also needs IQR > --iqr-min; "
+                                    "unconstrained: maximise IQR over all levels, label by IoU (docs/dissection.md)."), str),
+    ("iqr_min", typer.Option(defaults.IQR_MIN, "--iqr-min", help="reference convention: interpretable needs IQR above "
+                             "this."), float)])
+
+
 def comparison_table(report: dict, settings: dict) -> Table:
     c = settings["criteria"]
-    table = Table(title=f"interpretable units (IoU > {c['iou_min']}, agreement > {c['agreement_min']}) · "
-                        f"{settings['samples']} samples, seed {settings['seed']}")
+    extra = f", IQR > {c['iqr_min']}" if c["convention"] == "reference" else ""
+    table = Table(title=f"interpretable units (IoU > {c['iou_min']}, agreement > {c['agreement_min']}{extra}; "
+                        f"{c['convention']} IQR convention) · {settings['samples']} samples, seed {settings['seed']}")
     for col in ("model", "layer", "units", "interpretable", "top classes"):
         table.add_column(col)
     for r in report["comparison"]:
@@ -39,6 +64,7 @@ def layer_table(model: str, d, top: int) -> Table:
 
 @handle_errors
 @generator_options
+@criteria_options
 def dissect_cmd(
     gen: str = GenArg,
     layer: Optional[List[str]] = typer.Option(None, "--layer", "-l", help="Layer(s) to dissect; repeat for several."),
@@ -49,9 +75,7 @@ def dissect_cmd(
     batch_size: int = typer.Option(defaults.DISSECT_BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
     levels: int = typer.Option(defaults.LEVELS, "--levels", help="Threshold levels per unit (quantiles 1−f, f=logspace(-3,0))."),
     compare: Optional[str] = typer.Option(None, "--compare", help="A second generator spec, dissected side by side."),
-    iou_min: float = typer.Option(defaults.IOU_MIN, "--iou-min", help="Interpretable: IoU above this …"),
-    agreement_min: float = typer.Option(defaults.AGREEMENT_MIN, "--agreement-min", help="… and pixel agreement above this."),
-    min_class_frac: float = typer.Option(defaults.MIN_CLASS_FRAC, "--min-class-frac", help="Skip classes covering fewer pixels than this fraction."),
+    crit: CriteriaOptions = None,
     top: int = typer.Option(10, "--top", help="Units per layer shown in the table."),
     tiles: int = typer.Option(8, "--tiles", help="Units per layer drawn as mask images in the HTML report."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
@@ -65,9 +89,8 @@ def dissect_cmd(
     if not layer and not all_layers:
         raise UsageError("give --layer L (repeatable) or --all-layers")
     result = dissect(gen_opts.load(gen), segmenter, None if all_layers else layer, samples=samples, seed=seed,
-                     batch_size=batch_size, levels=levels, iou_min=iou_min, agreement_min=agreement_min,
-                     min_class_frac=min_class_frac, compare=gen_opts.load(compare) if compare else None,
-                     use_cache=not no_cache, progress=cli_progress)
+                     batch_size=batch_size, levels=levels, compare=gen_opts.load(compare) if compare else None,
+                     use_cache=not no_cache, progress=cli_progress, **asdict(crit))
     report = result.save(out, tiles=tiles) if out is not None else result.to_json()
     if json_output:
         return print_json(report)

@@ -88,7 +88,7 @@ def repair(
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Expected layer; refused if the set is for another one."),
     samples: int = typer.Option(defaults.SCORE_SAMPLES, "--samples", "-n", help="Generated (and real) samples per score."),
     seed: int = SeedOpt,
-    random_draws: int = typer.Option(defaults.RANDOM_DRAWS, "--random-draws", help="Random patches of the same size (baseline)."),
+    random_draws: int = typer.Option(defaults.RANDOM_DRAWS, "--random-draws", help="Random patches of the same size (baseline); the patched − random interval resamples them too."),
     select: str = typer.Option(defaults.SELECT, "--select", help="all: ids 0…N−1; top: the N of --pool where the units fire most (paper)."),
     pool: Optional[int] = typer.Option(None, "--pool", help="Pool size M for --select top (default 5·N)."),
     bootstrap: Optional[int] = typer.Option(defaults.BOOTSTRAP, "--bootstrap", help="Bootstrap resamples for the intervals (0: none; default 200, or 10 for features wider than 512-d, e.g. Inception, where each FID costs seconds)."),

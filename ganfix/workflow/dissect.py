@@ -62,10 +62,13 @@ def dissect(gen: Generator, segmenter=defaults.SEGMENTER, layers: Optional[Seque
             samples: int = defaults.DISSECT_SAMPLES, seed: int = defaults.SEED,
             batch_size: int = defaults.DISSECT_BATCH_SIZE, levels: int = defaults.LEVELS,
             iou_min: float = defaults.IOU_MIN, agreement_min: float = defaults.AGREEMENT_MIN,
-            min_class_frac: float = defaults.MIN_CLASS_FRAC, compare: Optional[Generator] = None,
+            min_class_frac: float = defaults.MIN_CLASS_FRAC, iqr_convention: str = defaults.IQR_CONVENTION,
+            iqr_min: float = defaults.IQR_MIN, compare: Optional[Generator] = None,
             use_cache: bool = True, progress=None) -> Dissection:
     """Which units match which classes of `segmenter` (a name, path/to/file.py:factory, or a Segmenter) in each of
-    `layers` (None: every top-level spatial layer); `compare`: a second generator dissected the same way."""
+    `layers` (None: every top-level spatial layer); `compare`: a second generator dissected the same way.
+    `iqr_convention`: "reference" (thresholds from positively correlated levels, label by IQR, interpretable also
+    needs IQR > iqr_min) or "unconstrained" (docs/dissection.md)."""
     from ..dissect import Criteria, dissect as dissect_layers
     from ..segmenters import load_segmenter
     from ..stats.tally import check_sample_args
@@ -78,7 +81,8 @@ def dissect(gen: Generator, segmenter=defaults.SEGMENTER, layers: Optional[Seque
         for l in layers_of[name]:
             g.layer(l)
     seg = load_segmenter(segmenter) if isinstance(segmenter, str) else segmenter
-    crit = Criteria(iou_min, agreement_min, min_class_frac)
+    crit = Criteria(iou_min, agreement_min, min_class_frac, convention=iqr_convention, iqr_min=iqr_min)
+    crit.check()
     results = {}
     for name, g in gens.items():
         with progress_factory(progress)(f"dissect {name}", samples * (len(layers_of[name]) + 1)) as step:

@@ -63,6 +63,23 @@ def extractor_digest() -> str | None:
     return hashlib.sha256(SEGMENTER_WEIGHTS.read_bytes()).hexdigest()[:16] if SEGMENTER_WEIGHTS.is_file() else None
 
 
+def ensure_ssl_extractor() -> None:
+    from .toy_ssl import SSL_WEIGHTS, ensure_registered
+
+    if not SSL_WEIGHTS.is_file():
+        raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
+                         "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
+    ensure_registered()
+
+
+def ssl_extractor_digest() -> str | None:
+    import hashlib
+
+    from .toy_ssl import SSL_WEIGHTS
+
+    return hashlib.sha256(SSL_WEIGHTS.read_bytes()).hexdigest()[:16] if SSL_WEIGHTS.is_file() else None
+
+
 def generator_recipe() -> dict:
     return json.loads(GENERATOR_RECIPE.read_text()) if GENERATOR_RECIPE.is_file() else {}
 
@@ -88,4 +105,10 @@ register_extractor(BuiltinExtractor(
     ensure_registered=ensure_extractor,
     weights_digest=extractor_digest,
     description="the toy world's 128-d features (offline; Fréchet distances in it are not Inception FID)",
+))
+register_extractor(BuiltinExtractor(
+    name="toyscenes-ssl",
+    ensure_registered=ensure_ssl_extractor,
+    weights_digest=ssl_extractor_digest,
+    description="the toy world's second, independent feature space: a self-supervised encoder (world/toy_ssl.py)",
 ))
