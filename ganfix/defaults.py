@@ -64,7 +64,9 @@ ACE_UNIT_SAMPLES = 50      # select="ace": samples per single-unit ACE
 ACE_STEPS = 60             # select="optimize": optimiser steps
 ACE_L2 = 1e-3
 INSERT_VALUE = "mean"
-CONTEXT_SAMPLES = 64       # the insertion-context sweep; docs/reproduce.py measures its orderings' stability at this N
+# The insertion-context sweep (was 20). The report's bootstrap intervals say which location orderings this N
+# supports; docs/reproduce.py measures how the ordering holds up across 3 seeds at 8…48 samples.
+CONTEXT_SAMPLES = 64
 IQR_CONVENTION = "reference"
 IQR_MIN = 0.01
 
