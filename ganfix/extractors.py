@@ -8,7 +8,9 @@
   folder); without one it lets torch-fidelity download into that cache, unless `offline` (`--offline`,
   or GANFIX_OFFLINE=1) forbids it. When the weights cannot be had: one line naming the file and the
   way out, never a traceback.
-- `toyscenes`: the embedded toy world's offline extractor.
+- `toyscenes`: the embedded toy world's offline extractor (the segmenter's encoder); `toyscenes-ssl`: a
+  second offline space, a self-supervised encoder trained independently of the segmenter
+  (ganfix/world/toy_ssl.py).
 - `path/to/file.py:factory`: the user's own network. `factory()` returns an `nn.Module` mapping uint8
   images [N, C, H, W] (0…255) to features [N, D]. Optional attributes declare what it wants:
   `input_channels` (1 or 3: ganfix replicates grey to RGB or averages RGB to grey) and `input_size`
@@ -291,12 +293,13 @@ class Extractor:
             ident["fingerprint"] = self.user.fingerprint
         elif self.weights_sha:
             ident["weights"] = self.weights_sha
-        elif self.name == "toyscenes":
-            from .world import toy_segmenter as segmenter
+        else:
+            from .registry import get_builtin_extractor
 
-            asset = getattr(segmenter, "SEGMENTER_WEIGHTS", None)
-            if asset and Path(asset).exists():
-                ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
+            builtin = get_builtin_extractor(self.name)  # a built-in names its weights' digest
+            digest = builtin.weights_digest() if builtin is not None else None
+            if digest:
+                ident["weights"] = digest
         return ident
 
     def build(self):
@@ -350,13 +353,14 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
                          channels=user.channels, user=user)
     if features.endswith(".py") or ".py:" in features:
         raise UsageError(f"--features {features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
-    if features == "toyscenes":
-        from .world.toy_extractor import ensure_registered
+    from .registry import builtin_extractors, get_builtin_extractor
 
-        ensure_registered()
+    builtin = get_builtin_extractor(features)
+    if builtin is not None:  # a built-in (e.g. toyscenes) registers itself with torch-fidelity on first use
+        builtin.ensure_registered()
     name = INCEPTION_NAME if features == "inception" else features
     if name not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception", "toyscenes"})
+        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception"} | set(builtin_extractors()))
         names = [n for n in names if not n.startswith("ganfix-user-")]
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}, "
                          "or your own as path/to/file.py:factory")

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from . import defaults
 from . import distributed
 from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import NonFiniteSamples, UsageError
@@ -46,14 +47,34 @@ def kid(a: torch.Tensor, b: torch.Tensor, subset_size: int, subsets: int = 100, 
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
 
 
-def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
+def check_kid_subset(samples: int, kid_subset_size: Optional[int], param: str = "samples") -> int:
     # Default: torch-fidelity's 1000, but at most half the samples so that subsets differ (KID std > 0).
     size = min(1000, max(2, samples // 2)) if kid_subset_size is None else kid_subset_size
     if size < 2:
-        raise UsageError(f"KID needs at least 2 samples per subset; got --samples {samples}")
+        raise UsageError(f"KID needs at least 2 samples per subset; got {param}={samples}")
     if size > samples:
-        raise UsageError(f"--samples {samples} is fewer than KID's subset size {size}; raise --samples or lower --kid-subset-size")
+        raise UsageError(f"{param}={samples} is fewer than KID's subset size kid_subset_size={size}; "
+                         f"score more samples or use a smaller subset")
     return size
+
+
+def check_repair_args(samples: int, random_draws: int, select: str, pool: Optional[int], bootstrap: Optional[int],
+                      kid_subset_size: Optional[int], batch_size: int = defaults.BATCH_SIZE) -> int:
+    """Validate score_repair's arguments before any work; returns the KID subset size."""
+    if samples < 1:
+        raise UsageError(f"samples must be at least 1, got {samples}")
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    subset = check_kid_subset(samples, kid_subset_size)
+    if random_draws < 1:
+        raise UsageError(f"random_draws must be at least 1, got {random_draws} (the baseline is the point of the comparison)")
+    if select not in ("all", "top"):
+        raise UsageError(f"select={select} must be 'all' or 'top'")
+    if select == "top" and pool is not None and pool < samples:
+        raise UsageError(f"pool={pool} must be at least samples={samples}")
+    if bootstrap is not None and bootstrap < 0:
+        raise UsageError(f"bootstrap must be at least 0, got {bootstrap}")
+    return subset
 
 
 def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
@@ -142,7 +163,7 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
 def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64) -> list[int]:
     """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means)."""
     if n > pool:
-        raise UsageError(f"--pool {pool} must be at least --samples {n}")
+        raise UsageError(f"pool={pool} must be at least samples={n}")
     scores = []
     idx = torch.tensor(patch.units)
     with Trace(gen.module, [patch.layer]) as tr:
@@ -154,17 +175,20 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
     return sorted(int(i) for i in order)
 
 
-def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
-                    patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
+def score_generator(gen: Generator, real: RealSource, features: str | None = None, samples: int = defaults.SCORE_SAMPLES,
+                    seed: int = defaults.SEED, patch: Patch | None = None, inception_weights: str | None = None,
+                    kid_subset_size: int | None = defaults.KID_SUBSET_SIZE, batch_size: int = defaults.BATCH_SIZE,
+                    use_cache: bool = True, on_batch=None, kid_subsets: int = defaults.KID_SUBSETS,
                     offline: bool | None = None) -> dict:
-    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images; `features` None: the
+    generator's default (ganfix.defaults.features_for)."""
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     from .real_sets import offline_features_for
 
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
@@ -172,6 +196,11 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
             "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
             "real_label": real.label}
+
+
+# Random unit sets per repair score. 10, not 5: see docs/reproduce.py's "draws" section — with 5 the
+# hierarchical interval's upper end moves by more between independent draw sets.
+DEFAULT_RANDOM_DRAWS = defaults.RANDOM_DRAWS
 
 
 def _interval(values: list[float]) -> list[float]:
@@ -184,29 +213,72 @@ def auto_bootstrap(feature_dim: int) -> int:
     return 200 if feature_dim <= 512 else 10
 
 
-def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
-                 seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
-                 bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 kid_subsets: int = 100, offline: bool | None = None) -> dict:
+HIERARCHICAL_METHOD = ("hierarchical bootstrap: each resample draws the samples (paired across variants) and, "
+                       "independently, the random unit sets (with replacement from the K draws)")
+
+
+def repair_bootstrap(feats: dict[str, torch.Tensor], rstats: dict, draws: int, bootstrap: int, seed: int) -> dict:
+    """Bootstrap intervals for a repair from per-sample features of `original`, `patched`, `random0…`.
+
+    Samples are resampled with replacement, paired (the same latents for every variant). For
+    patched − random the random unit sets are resampled too (K of the K draws, with replacement,
+    from an independent stream): the interval then includes how much the answer depends on which
+    random units were drawn (`ci95_vs_random`). `ci95_vs_random_paired` keeps the draws fixed (the
+    sample-only interval, narrower when the draws disagree); with identical draws both are equal.
+    `per_draw_ci95[d]` is the paired interval of patched − draw d."""
+    if bootstrap == 0:
+        return {"ci95": None, "ci95_vs_random": None, "ci95_vs_random_paired": None, "per_draw_ci95": [None] * draws}
+    n = feats["original"].shape[0]
+    rng = np.random.default_rng([seed, 0xB007])  # samples: the same stream as the earlier paired-only bootstrap
+    rng_draws = np.random.default_rng([seed, 0xD4A5])
+    d_orig, d_paired, d_hier, per_draw = [], [], [], [[] for _ in range(draws)]
+    for _ in range(bootstrap):
+        idx = torch.from_numpy(rng.integers(0, n, n))
+        pick = rng_draws.integers(0, draws, draws)
+        f_o = fid(feats["original"][idx], rstats)
+        f_p = fid(feats["patched"][idx], rstats)
+        f_r = np.array([fid(feats[f"random{d}"][idx], rstats) for d in range(draws)])
+        d_orig.append(f_p - f_o)
+        d_paired.append(f_p - float(f_r.mean()))
+        d_hier.append(f_p - float(f_r[pick].mean()))
+        for d in range(draws):
+            per_draw[d].append(f_p - float(f_r[d]))
+    return {"ci95": _interval(d_orig), "ci95_vs_random": _interval(d_hier), "ci95_vs_random_paired": _interval(d_paired),
+            "per_draw_ci95": [_interval(v) for v in per_draw]}
+
+
+def random_beats_patch(random_fids: list[float], patched_fid: float) -> dict:
+    """Permutation-style answer: how often does a random unit set of the same size do at least as well?
+
+    `fraction`: share of the K draws with FID ≤ the patch's; `ci95`: the exact (Clopper–Pearson)
+    binomial interval for that share among all random sets; `p_value`: (k + 1) / (K + 1), the
+    Monte-Carlo permutation p-value for "the patch is no better than a random set"."""
+    from scipy.stats import beta
+
+    k, K = int(sum(f <= patched_fid for f in random_fids)), len(random_fids)
+    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, K - k + 1))
+    hi = 1.0 if k == K else float(beta.ppf(0.975, k + 1, K - k))
+    return {"count": k, "draws": K, "fraction": k / K, "ci95": [lo, hi], "p_value": (k + 1) / (K + 1)}
+
+
+def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str | None = None,
+                 samples: int = defaults.SCORE_SAMPLES, seed: int = defaults.SEED, random_draws: int = defaults.RANDOM_DRAWS,
+                 selection: str = defaults.SELECT, pool: int | None = None, bootstrap: int | None = defaults.BOOTSTRAP,
+                 inception_weights: str | None = None, kid_subset_size: int | None = defaults.KID_SUBSET_SIZE,
+                 batch_size: int = defaults.BATCH_SIZE, use_cache: bool = True,
+                 progress: Callable[[str, int, int], None] | None = None, kid_subsets: int = defaults.KID_SUBSETS,
+                 offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    if bootstrap is not None and bootstrap < 0:  # checked before any work, not after scoring
-        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
-    if random_draws < 1:
-        raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
-    subset = check_kid_subset(samples, kid_subset_size)
+    subset = check_repair_args(samples, random_draws, selection, pool, bootstrap, kid_subset_size, batch_size)
     patch.check(gen, force=True)
     if selection == "all":
         ids = list(range(samples))
-    elif selection == "top":
-        ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
-    else:
-        raise UsageError(f"--select must be 'all' or 'top', got {selection!r}")
+    else:  # "top" (check_repair_args refuses anything else)
+        ids = top_activation_ids(gen, patch, pool or samples * defaults.POOL_FACTOR, samples, seed, batch_size)
     from .real_sets import offline_features_for
 
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     rstats = real_stats(real_feats)
@@ -229,19 +301,11 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
 
     if bootstrap is None:
         bootstrap = auto_bootstrap(real_feats.shape[1])
-    if bootstrap < 0:
-        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
-    # Bootstrap over samples (paired: the same resampled latents for every variant).
-    rng = np.random.default_rng([seed, 0xB007])
-    d_orig, d_rand = [], []
-    for _ in range(bootstrap):
-        idx = torch.from_numpy(rng.integers(0, len(ids), len(ids)))
-        f_o = fid(feats["original"][idx], rstats)
-        f_p = fid(feats["patched"][idx], rstats)
-        f_r = float(np.mean([fid(feats[f"random{d}"][idx], rstats) for d in range(random_draws)]))
-        d_orig.append(f_p - f_o)
-        d_rand.append(f_p - f_r)
+    boot = repair_bootstrap(feats, rstats, random_draws, bootstrap, seed)
     rand_mean = float(np.mean(rand_fids))
+    for d, draw in enumerate(draws):
+        draw["fid_patched_minus_draw"] = scores["patched"]["fid"] - draw["fid"]
+        draw["ci95_patched_minus_draw"] = boot["per_draw_ci95"][d]
     report = {
         "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
                      "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
@@ -251,13 +315,17 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         "original": scores["original"],
         "patched": scores["patched"],
         "random": {"draws": draws, "fid_mean": rand_mean, "fid_std": float(np.std(rand_fids, ddof=1)) if len(rand_fids) > 1 else 0.0,
+                   "fid_sem": float(np.std(rand_fids, ddof=1) / np.sqrt(len(rand_fids))) if len(rand_fids) > 1 else 0.0,
                    "kid_mean": float(np.mean(rand_kids)), "kid_std": float(np.std(rand_kids, ddof=1)) if len(rand_kids) > 1 else 0.0},
         "delta": {
             "fid_patched_minus_original": scores["patched"]["fid"] - scores["original"]["fid"],
-            "ci95": _interval(d_orig) if bootstrap else None,
+            "ci95": boot["ci95"],
             "fid_patched_minus_random_mean": scores["patched"]["fid"] - rand_mean,
-            "ci95_vs_random": _interval(d_rand) if bootstrap else None,
+            "ci95_vs_random": boot["ci95_vs_random"],
+            "ci95_vs_random_paired": boot["ci95_vs_random_paired"],
+            "ci95_vs_random_method": HIERARCHICAL_METHOD,
         },
+        "random_beats_patch": random_beats_patch(rand_fids, scores["patched"]["fid"]),
         "sample_ids": {"first": ids[:16], "count": len(ids)},
     }
     return report
@@ -269,12 +337,15 @@ def verdict(report: dict) -> str:
     ci = d.get("ci95_vs_random")
     if ci is None:
         return "no bootstrap interval computed"
+    rb = report.get("random_beats_patch")
+    beaten = f"; {rb['count']} of {rb['draws']} random sets did as well" if rb else ""
     settings = report.get("settings", {})
     metric = settings.get("metric", "FID")
     if settings.get("real_label"):
         metric = f"{metric} vs {settings['real_label']}"
     if ci[1] < 0:
-        return f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
+        return (f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean "
+                f"(95% CI {ci[0]:.2f}…{ci[1]:.2f}, samples and random draws resampled){beaten}")
     if ci[0] > 0:
-        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
-    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0)"
+        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f}){beaten}"
+    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0){beaten}"

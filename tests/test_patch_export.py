@@ -156,6 +156,7 @@ def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
         assert plan.rule == "mask-buffers" and "layer2.2" in plan.detail and "buffers" in plan.detail
 
 
+@pytest.mark.slow
 def test_exported_torchscript_can_be_patched_and_exported_again(progan, tmp_path):
     """GEN = a TorchScript export: ganfix hooks its named stages, and a second export keeps them
     (as TorchScript: torch.export cannot trace TorchScript, and the result says so)."""
