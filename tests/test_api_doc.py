@@ -33,10 +33,10 @@ def test_api_walkthrough_runs(tmp_path, monkeypatch):
         _RANKERS.pop("peak", None)
     text = out.getvalue()
     assert "beats random" in text or "no clear difference" in text or "WORSE" in text  # the verdict was printed
-    assert text.count("True") >= 1  # the standalone TorchScript matches the hooked generator
+    assert text.count("True") >= 1  # the standalone .pt2 program matches the hooked generator
     assert (tmp_path / "api-walkthrough" / "sheets" / "index.html").is_file()
     assert (tmp_path / "api-walkthrough" / "before_after.png").is_file()
-    assert (tmp_path / "api-walkthrough" / "export" / "patched_generator.ts").is_file()
+    assert (tmp_path / "api-walkthrough" / "export" / "patched_generator.pt2").is_file()
     result = ns["result"]
     assert set(result.to_json()) >= {"original", "patched", "random", "delta", "settings"}
     assert len(result.random["draws"]) == 2 and result.delta_vs_random[1] is not None
