@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
                           ", ".join(f"{v['unit']}{'*' if v['artifact'] else ''} ({v['strength']:.2f})" for v in r["units"]))
         console.print(table)
         console.print(f"artifact units: {', '.join(map(str, report.artifact_units))} "
-                      f"({report.settings['artifact_units_from']}). Realism < 1: outside every real sample's 3-NN ball.")
+                      f"({report.settings['artifact_units_from']})."
+                      + (" Realism < 1: outside every real sample's 3-NN ball." if real_src is not None else
+                         " No real data: scored by artifact-unit contribution alone."))
         if out is not None:
             console.print(f"wrote {out / 'worst.json'} and {out / 'worst.png'}")
