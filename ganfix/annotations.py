@@ -34,10 +34,31 @@ def model_slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-") or "model"
 
 
-def default_annotation_path(model_name: str, layer: str, set_name: str, root: str | Path = "annotations") -> Path:
+def model_identity_slug(gen) -> str:
+    """A folder name for a model's identity (factory + weights): a file.py:factory spec loaded with a
+    checkpoint gets the checkpoint's stem and the first 8 characters of the fingerprint, so two
+    checkpoints of one factory keep separate annotation sets; other specs keep their plain slug."""
+    if isinstance(gen, str):
+        return model_slug(gen)
+    base = model_slug(gen.name)
+    weights = getattr(gen, "weights_file", None)
+    if weights and weights != gen.name:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(weights).name.split(".")[0]).strip("-") or "weights"
+        base = f"{base}--{stem}-{gen.fingerprint[:8]}"
+    return base
+
+
+def default_annotation_path(model, layer: str, set_name: str, root: str | Path = "annotations") -> Path:
+    """annotations/<model>/<layer>-<set>.json; `model` is a Generator (its identity: factory + weights)
+    or a model name."""
     safe_layer = re.sub(r"[^A-Za-z0-9_.-]+", "-", layer)
     safe_set = re.sub(r"[^A-Za-z0-9_.-]+", "-", set_name)
-    return Path(root) / model_slug(model_name) / f"{safe_layer}-{safe_set}.json"
+    return Path(root) / model_identity_slug(model) / f"{safe_layer}-{safe_set}.json"
+
+
+def _weights_of(gen) -> str | None:
+    w = getattr(gen, "weights_file", None)
+    return str(w) if w and w != getattr(gen, "name", None) else None
 
 
 @dataclass
@@ -51,12 +72,14 @@ class AnnotationSet:
     updated: str = field(default_factory=_now)
     source: dict[str, Any] = field(default_factory=dict)
     num_units: int | None = None  # the layer's unit count, when known
+    weights: str | None = None  # the checkpoint the model's weights came from (file.py:factory --weights)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
     def new(cls, gen, layer: str, set_name: str = "artifacts", source: dict | None = None) -> "AnnotationSet":
         info = gen.layer(layer)
-        return cls(gen.name, gen.fingerprint, layer, set_name, source=dict(source or {}), num_units=info.units)
+        return cls(gen.name, gen.fingerprint, layer, set_name, source=dict(source or {}), num_units=info.units,
+                   weights=_weights_of(gen))
 
     @property
     def units(self) -> list[int]:
@@ -79,6 +102,12 @@ class AnnotationSet:
     # -- checks ---------------------------------------------------------------------------------
     def check_model(self, gen, force: bool = False) -> None:
         if self.fingerprint != gen.fingerprint and not force:
+            mine, theirs = self.weights, _weights_of(gen)
+            if mine or theirs:  # same factory, other checkpoint: name both weight files
+                raise UsageError(f"annotation set is for {self.model_name!r} with weights {mine or '(none recorded)'} "
+                                 f"(fingerprint {self.fingerprint}), but this is {gen.name!r} with weights "
+                                 f"{theirs or '(none)'} (fingerprint {gen.fingerprint}); label this checkpoint in its own "
+                                 "set (the default path differs per checkpoint) or use --force to apply it anyway")
             raise UsageError(f"annotation set is for model {self.model_name!r} (fingerprint {self.fingerprint}), "
                              f"but {gen.name!r} has fingerprint {gen.fingerprint}; use --force to apply it anyway")
 
@@ -95,7 +124,8 @@ class AnnotationSet:
     def to_dict(self) -> dict:
         return {
             "schema": SCHEMA,
-            "model": {"name": self.model_name, "fingerprint": self.fingerprint},
+            "model": {"name": self.model_name, "fingerprint": self.fingerprint,
+                      **({"weights": self.weights} if self.weights else {})},
             "layer": self.layer,
             "set": self.set_name,
             "num_units": self.num_units,
@@ -142,7 +172,8 @@ class AnnotationSet:
             raise bad(f"units out of range for num_units={num_units}")
         return cls(model["name"], model["fingerprint"], data["layer"], str(data.get("set", "artifacts")), labels,
                    str(data.get("created", _now())), str(data.get("updated", _now())),
-                   dict(data.get("source", {}) or {}), num_units)
+                   dict(data.get("source", {}) or {}), num_units,
+                   model["weights"] if isinstance(model.get("weights"), str) else None)
 
     @classmethod
     def load(cls, path: str | Path) -> "AnnotationSet":

@@ -345,7 +345,9 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
         if inception_weights is not None:
             raise UsageError("--feature-weights is for named extractors; a file.py:factory extractor loads its own weights")
         user = load_user_extractor(features)
-        return Extractor(features, USER_FEATURE, registry_name=_register_user(user), channels=user.channels, user=user)
+        file_part, factory_name = features.rsplit(":", 1)
+        return Extractor(f"{Path(file_part).name}:{factory_name}", USER_FEATURE, registry_name=_register_user(user),
+                         channels=user.channels, user=user)
     if features.endswith(".py") or ".py:" in features:
         raise UsageError(f"--features {features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
     if features == "toyscenes":

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
         if set(to_mark) & set(to_unmark):
             raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(set(to_mark) & set(to_unmark))))}")
-        path = annotations or default_annotation_path(g.name, layer, set_name)
+        path = annotations or default_annotation_path(g, layer, set_name)
         source = {"ranking": by, "samples": samples, "seed": seed}
         aset = open_set(g, layer, set_name, Path(path), force, source)
 
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         from ..pages import LabelSession, PageServer, labelling_page
         from ..sheets import build_sheets
 
-        out_dir = out or Path("sheets") / default_annotation_path(g.name, layer, set_name).parent.name / layer
+        out_dir = out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
         ranking = None
         if by == ABLATION:
             scan = run_scan(g, layer, None, seed, scan_opts, scan_real_source(g, scan_opts), batch_size, not no_cache)

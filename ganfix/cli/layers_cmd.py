@@ -18,17 +18,25 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """List the hookable layers of GEN with output shapes and unit counts."""
+        from ..layer_kinds import layer_note, module_type
+
         g = gen_opts.load(gen)
         infos = list(g.layers.values()) if all_layers else list(g.top_layers().values()) or list(g.layers.values())
+        notes = {i.name: layer_note(g, i.name) for i in infos}
         if json_output:
             print_json({"generator": g.describe(), "layers": [
-                {"name": i.name, "shape": list(i.shape), "units": i.units, "spatial": i.spatial} for i in infos]})
+                {"name": i.name, "type": module_type(g, i.name), "shape": list(i.shape), "units": i.units,
+                 "spatial": i.spatial, "note": notes[i.name]} for i in infos]})
             return
         table = Table(title=f"{g.name}  (fingerprint {g.fingerprint}, z {tuple(g.z_shape)})")
         table.add_column("layer")
+        table.add_column("type")
         table.add_column("output shape", justify="right")
         table.add_column("units", justify="right")
         table.add_column("spatial", justify="center")
+        if any(notes.values()):
+            table.add_column("note")
         for i in infos:
-            table.add_row(i.name, "×".join(map(str, i.shape)), str(i.units), "yes" if i.spatial else "no")
+            row = [i.name, module_type(g, i.name), "×".join(map(str, i.shape)), str(i.units), "yes" if i.spatial else "no"]
+            table.add_row(*row, *([notes[i.name]] if any(notes.values()) else []))
         console_for(False).print(table)

@@ -101,6 +101,9 @@ def register(app: typer.Typer) -> None:
         g = gen_opts.load(gen)
         g.layer(ann.layer)
         patch = Patch.from_annotations(ann, g, force=force)
+        from ..layer_kinds import patch_warning
+        if patch_warning(g, patch.layer):
+            err_console.print(patch_warning(g, patch.layer), highlight=False, soft_wrap=True)
         real_src = real_source_for(g, real, real_seed, samples=samples) if not no_score else None
         if not no_score:
             from ..extractors import resolve_extractor

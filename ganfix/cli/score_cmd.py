@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
                 ann.check_layer(layer)
             g.layer(ann.layer)
             patch = Patch.from_annotations(ann, g, force=force)
+            from ..layer_kinds import patch_warning
+            if patch_warning(g, patch.layer):
+                err_console.print(patch_warning(g, patch.layer), highlight=False, soft_wrap=True)
         real_src = real_source_for(g, real, real_seed, samples=samples)
         with progress_bar("scoring", samples, err_console) as bar:
             task = bar.add_task("score", total=samples)

@@ -126,8 +126,9 @@ def load_strict(module: nn.Module, state: dict, path: Path) -> None:
         if shape_bad:
             parts.append(f"shape mismatch: {few(shape_bad)}")
         hint = ""
-        prefixes = {k.split(".", 1)[0] + "." for k in unexpected if "." in k}
-        if missing and unexpected and len(prefixes) == 1:
-            hint = f" (try --strip-prefix {next(iter(prefixes))})"
+        for prefix in sorted({k.split(".", 1)[0] + "." for k in unexpected if "." in k}):
+            if all(prefix + k in state for k in own):  # e.g. Lightning's generator.* keys
+                hint = f" (try --strip-prefix {prefix})"
+                break
         raise UsageError(f"state dict {path} does not fit the module; " + "; ".join(parts) + hint)
     module.load_state_dict(state, strict=True)

@@ -24,7 +24,7 @@ from .overlay import render_tile, upscale
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
-RENDER_VERSION = 6  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
+RENDER_VERSION = 7  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 
@@ -36,7 +36,7 @@ def auto_scale(image_size: int, target: int) -> int:
 
 def _png(img) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=False, compress_level=6)
+    img.save(buf, "PNG", optimize=False, compress_level=1)  # fast: level 6 took ~40 % of a sheet pass
     return buf.getvalue()
 
 
@@ -127,10 +127,15 @@ def build_sheets(
                 "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
         tiles, small = [], []
         for sid, vmax in zip(meta["ids"], meta["maxes"]):
-            tile, coverage = render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_unit)
+            if info.spatial:
+                tile, coverage = render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_unit)
+                small.append(render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_group)[0])
+            else:  # a vector unit (Linear layer) has no map: the samples alone, no mask or coverage
+                tile, coverage = upscale(regen.images[sid], s_unit), None
+                small.append(upscale(regen.images[sid], s_group))
             tiles.append({"tile": tile, "id": sid, "max": vmax, "coverage": coverage})
-            small.append(render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_group)[0])
-        meta["coverage"] = [round(t["coverage"], 4) for t in tiles]
+        meta["spatial"] = info.spatial
+        meta["coverage"] = [round(t["coverage"], 4) for t in tiles] if info.spatial else None
         sheet, meta["boxes"] = unit_sheet(meta, tiles)
         atomic_write_bytes(out / meta["file"], _png(sheet))
         # The same samples without the overlay, to judge the whole scene (the page's `o` key).

@@ -36,7 +36,9 @@ def score_label(info: dict, short: bool = False) -> str:
 def stats_line(info: dict) -> str:
     return (f"rank {info['rank']}/{info['of']}  ·  {score_label(info)}  ·  top max {info['top_max']:.3g}"
             f"  ·  rate {info['rate']:.3f}  ·  "
-            + ("overlay off" if info.get("overlay") is False else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
+            + ("no spatial map (vector unit)" if info.get("spatial") is False
+               else "overlay off" if info.get("overlay") is False
+               else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
 
 
 def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Image, list[list[int]]]:
@@ -62,7 +64,7 @@ def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Imag
         boxes.append([x, y, size, size])
         draw.text((x + 1, y + size + 3), f"#{t['id']}", fill=MUTED, font=font(12))
         cov = t["coverage"]
-        right = f"max {t['max']:.2f} · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%")
+        right = f"max {t['max']:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
         draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
     return sheet, boxes
 

@@ -20,14 +20,28 @@ def fire_mask(act_map: torch.Tensor, threshold: float, size: tuple[int, int]) ->
     return up >= threshold
 
 
+def _shift_and(mask: torch.Tensor, radius: int, dim: int, fill: bool, op) -> torch.Tensor:
+    """Square-window min/max along one axis by boolean shifts (separable morphology: cheap on bool maps)."""
+    out = mask.clone()
+    n = mask.shape[dim]
+    for r in range(1, radius + 1):
+        if r >= n:
+            break
+        fwd = torch.full_like(mask, fill)
+        bwd = torch.full_like(mask, fill)
+        fwd.narrow(dim, 0, n - r).copy_(mask.narrow(dim, r, n - r))
+        bwd.narrow(dim, r, n - r).copy_(mask.narrow(dim, 0, n - r))
+        out = op(op(out, fwd), bwd)
+    return out
+
+
 def _erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    m = mask.float()[None, None]
-    # Erosion = 1 − dilation of the complement; pad with "inside" so image borders are not outlined.
-    return (1 - F.max_pool2d(1 - F.pad(m, [radius] * 4, value=1.0), 2 * radius + 1, stride=1))[0, 0] > 0.5
+    # Outside the image counts as "inside" the mask, so image borders are not outlined.
+    return _shift_and(_shift_and(mask, radius, 0, True, torch.logical_and), radius, 1, True, torch.logical_and)
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    return F.max_pool2d(mask.float()[None, None], 2 * radius + 1, stride=1, padding=radius)[0, 0] > 0.5
+    return _shift_and(_shift_and(mask, radius, 0, False, torch.logical_or), radius, 1, False, torch.logical_or)
 
 
 def upscale(image: torch.Tensor, scale: int) -> torch.Tensor:
