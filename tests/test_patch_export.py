@@ -153,6 +153,7 @@ def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
         assert result.state_dict_pt is None
 
 
+@pytest.mark.slow
 def test_exported_torchscript_can_be_patched_and_exported_again(progan, tmp_path):
     """GEN = a TorchScript export: ganfix hooks its named stages, and a second export keeps them."""
     first = Patch("layer4", [1], fingerprint=progan.fingerprint)

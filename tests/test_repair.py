@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from ganfix.annotations import AnnotationSet
 from ganfix.errors import UsageError
 from ganfix.cli.app import app
+from cli_helpers import one_line_error
 from ganfix.export import export_patched
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
@@ -111,14 +112,6 @@ def test_progan_fold_is_exact(tmp_path):
     assert (folded(z) - hooked).abs().max() <= 1e-5
     ts = load_generator(str(result.torchscript), z_shape=(16,))
     assert "layer4" in ts.top_layers() and (ts(z) - hooked).abs().max() <= 1e-5
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    text = result.output.strip()
-    assert len(text.splitlines()) == 1 and text.startswith("error:"), text
-    for n in needles:
-        assert n in text, (n, text)
 
 
 @pytest.fixture()
