@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from .. import defaults
+from ..errors import UsageError
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, err_console, generator_options,
                      handle_errors, print_json)
 
@@ -82,7 +83,18 @@ def export_only(g, patch, out: Path, seed: int, json_output: bool, formats=None)
 @generator_options
 def repair(
     gen: str = GenArg,
-    annotations: Path = typer.Option(..., "--annotations", "-a", help="Annotation set JSON (units to ablate)."),
+    annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set JSON (units to ablate); "
+                                               "not with --sequential."),
+    sequential: Optional[str] = typer.Option(None, "--sequential", help="Automatic sequential ablation over these layers, "
+                                             "e.g. layer4,layer5,layer6: detect artifact units (--detect-by) at each layer "
+                                             "on the generator patched so far, ablate --per-layer of them, move on; "
+                                             "scored beside one-layer and random ablation on --eval-seed latents."),
+    per_layer: int = typer.Option(4, "--per-layer", help="With --sequential: units ablated per layer."),
+    detect_by: str = typer.Option("artifact", "--detect-by", help="With --sequential: automatic ranker used to detect units."),
+    eval_seed: Optional[int] = typer.Option(None, "--eval-seed", help="With --sequential: seed of the evaluation latents "
+                                            "(default --seed + 1: not the detection latents)."),
+    artifact_fraction: float = typer.Option(0.2, "--artifact-fraction", help="With --sequential: share of evaluation "
+                                            "samples (lowest realism) counted as artifact samples."),
     out: Path = typer.Option(..., "--out", help="Output folder: exports, report.json, report.md, before_after.png."),
     force: bool = typer.Option(False, "--force", help="Apply a set made for another model fingerprint."),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Expected layer; refused if the set is for another one."),
@@ -105,8 +117,21 @@ def repair(
     gen_opts: GenOptions = None,
     json_output: bool = JsonOpt,
 ) -> None:
-    """Ablate the annotated units, export the patched generator and score it against random ablation."""
+    """Ablate the annotated units, export the patched generator and score it against random ablation
+    (or, with --sequential, detect and ablate artifact units layer by layer)."""
     from ..workflow.repair import repair as run_repair
+
+    if sequential is not None:
+        if annotations is not None:
+            raise UsageError("--sequential detects the units itself: drop --annotations (or drop --sequential)")
+        from .sequential_view import run_sequential
+
+        g = gen_opts.load(gen)
+        return run_sequential(g, sequential, out, features or defaults.features_for(g), real, real_seed,
+                              inception_weights, detect_by, per_layer, samples, seed, eval_seed, artifact_fraction,
+                              random_draws, batch_size, json_output)
+    if annotations is None:
+        raise UsageError("give --annotations FILE (the units to ablate), or --sequential LAYERS for automatic detection")
 
     from ..export import parse_formats, resolve_formats
 
