@@ -224,3 +224,33 @@ def test_user_extractor_contract(tmp_path):
     assert good.identity["fingerprint"] and good.metric_name == "FD (models.py:features features)"
     with pytest.raises(UsageError, match="factory"):
         resolve_extractor(str(bad))
+
+
+def test_no_normalization_warning_before_pixelnorm():
+    """ProGAN's PixelNorm only divides: a zeroed unit stays zero, so layer4 (the paper's layer) gets no warning,
+    while a conv right before a BatchNorm does."""
+    import torch
+    from torch import nn
+
+    import ganfix
+    from ganfix.layer_kinds import layer_note, patch_warning
+
+    g = ganfix.load_generator("toyscenes")
+    assert patch_warning(g, "layer4") is None and layer_note(g, "layer4") == ""
+
+    class G(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main = nn.Sequential(nn.ConvTranspose2d(8, 4, 4, 1, 0), nn.BatchNorm2d(4), nn.ReLU(),
+                                      nn.ConvTranspose2d(4, 3, 4, 4, 0), nn.Tanh())
+            self.z_shape = (8, 1, 1)
+
+        def forward(self, z):
+            return self.main(z)
+
+    dc = ganfix.Generator(G(), (8, 1, 1))
+    assert "main.2" in patch_warning(dc, "main.0")
+    x = torch.randn(1, 3, 2, 2)
+    x[:, 1] = 0
+    from ganfix.models.progan import PixelNorm
+    assert torch.equal(PixelNorm()(x)[:, 1], torch.zeros(1, 2, 2))  # the reason: zero stays zero

@@ -317,3 +317,25 @@ def test_a_pt2_gen_can_be_patched_and_exported_again(dcgan_export, tmp_path):
     with torch.no_grad(), first.applied(gen), Patch("main.3", [0, 2]).applied(gen):
         both = gen(z)
     assert (twice(z) - both).abs().max() <= 1e-5
+
+
+def test_pt2_fingerprint_includes_the_program_code(tmp_path):
+    """Issue 11 item 2 for .pt2 GENs: same weights, same class name, different forward → another fingerprint."""
+    from torch import nn
+    from torch.export import Dim
+
+    class Gen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.net = nn.Sequential(nn.Linear(4, 48), nn.Tanh())
+
+        def forward(self, z):
+            return self.net(z).view(-1, 3, 4, 4)
+
+    m, z = Gen().eval(), torch.randn(2, 4)
+    torch.export.save(torch.export.export(m, (z,), dynamic_shapes=({0: Dim("batch", min=1)},)), tmp_path / "a.pt2")
+    Gen.forward = lambda self, z: (self.net(z) * 0.5).view(-1, 3, 4, 4)
+    torch.export.save(torch.export.export(m, (z,), dynamic_shapes=({0: Dim("batch", min=1)},)), tmp_path / "b.pt2")
+    a, a2, b = (load_generator(str(tmp_path / n), z_shape=(4,), device="cpu") for n in ("a.pt2", "a.pt2", "b.pt2"))
+    assert a.fingerprint == a2.fingerprint != b.fingerprint

@@ -29,6 +29,7 @@ from typing import Iterator
 import torch
 
 from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..distributed import is_writer
 from ..errors import UsageError
 from ..generator import Generator
 from ..patch import Patch
@@ -278,6 +279,8 @@ def export_patched(gen: Generator, patch: Patch, out_dir: str | Path, formats=No
     result = Export(out_dir, files, out_dir / WEIGHTS_FILE, out_dir / STATE_DICT_FILE if plan.folded else None,
                     out_dir / "patch.json", plan, patch, tuple(gen.z_shape), tuple(gen.output_range), seed, notes=notes,
                     image_shape=tuple(gen.reshape) if getattr(gen, "reshape", None) else None)
+    if not is_writer():  # under torchrun every rank verified the same export; rank 0 alone writes it
+        return result
     for name, data in staged.items():  # verified: now write, each file atomically
         atomic_write_bytes(out_dir / name, data)
     for name in ALL_FILES:  # files of an earlier export that this one does not replace would contradict patch.json

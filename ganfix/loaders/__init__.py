@@ -91,6 +91,7 @@ def load_generator(
     if path.is_file() and is_pt2(path):
         module, shape, recorded = load_pt2(path, z_shape, trust_pickle)
         g = make(module, shape, out_range or recorded.get("output_range") or (-1.0, 1.0), spec)
+        g.code_identity = recorded["code_identity"]
         if g.reshape is None and recorded.get("image_shape"):  # a flat-output generator exported by ganfix
             g.reshape = recorded["image_shape"]
         return g

@@ -7,6 +7,7 @@ are present (otherwise the file needs --trust-pickle).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -50,7 +51,8 @@ def _unsafe_entry(data: bytes) -> str | None:
 
 
 def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module, tuple[int, ...], dict]:
-    """(unflattened module, z_shape, {"output_range": (lo, hi), "image_shape": (C, H, W)} as far as ganfix recorded them)."""
+    """(unflattened module, z_shape, {"code_identity": graph hash, "output_range": (lo, hi), "image_shape": (C, H, W)}
+    — the last two as far as ganfix recorded them)."""
     data = path.read_bytes()
     if not trust_pickle:
         why = _unsafe_entry(data)
@@ -73,7 +75,7 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
     shape = tuple(z_shape) if z_shape else _z_shape(meta, program)
     if shape is None:
         raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
-    recorded = {}
+    recorded = {"code_identity": _graph_identity(data)}
     out_range = meta.get("output_range")
     if isinstance(out_range, list) and len(out_range) == 2 and all(isinstance(v, (int, float)) for v in out_range):
         recorded["output_range"] = tuple(float(v) for v in out_range)
@@ -81,6 +83,16 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
     if isinstance(image_shape, list) and len(image_shape) == 3 and all(isinstance(v, int) and v > 0 for v in image_shape):
         recorded["image_shape"] = tuple(image_shape)
     return module, shape, recorded
+
+
+def _graph_identity(data: bytes) -> str:
+    """sha256 of the serialized program graphs: two programs with the same weights but different code
+    get different fingerprints (the unflattened modules are all torch's own classes)."""
+    h = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in sorted(n for n in zf.namelist() if "/models/" in n and n.endswith(".json")):
+            h.update(name.rsplit("/", 1)[-1].encode() + b"\0" + zf.read(name))
+    return "pt2:" + h.hexdigest()
 
 
 def _name_types(program, module: nn.Module) -> None:
