@@ -4,45 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from annotate_helpers import running_server
+from browser_helpers import browser, wait_for  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    sync_playwright = None
-
-
-@pytest.fixture()
-def browser():
-    if sync_playwright is None:
-        pytest.skip("playwright (Python) is not installed: pip install playwright")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def wait_for(check, timeout=10.0):
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
-
-
 def labels_on_disk(path: Path) -> dict:
     return json.loads(path.read_text())
 
