@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
-from .common import (GenArg, GenOptions, JsonOpt, console_for, err_console, option_group, parse_ints, preflight,
-                     print_json, serve_page)
+from .common import (GenArg, GenOptions, JsonOpt, OpenOpt, PortOpt, console_for, err_console, option_group, parse_ints,
+                     preflight, print_json, serve_page)
 from .. import defaults
 from .scan_opts import PassOptions, ScanOptions, ranking_command
 
@@ -102,14 +102,10 @@ def serve(aset, path, manifest, out_dir, port, open_browser, console, json_outpu
     if not Path(path).exists():
         aset.save(path)  # the page edits a file that exists from the start
 
-    def announce(url: str) -> None:
-        if json_output:
-            return print_json({"url": url, "annotations": str(path), "sheets": str(out_dir)})
-        console.print(f"labelling page: [bold]{url}[/]", soft_wrap=True, highlight=False)
-        console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
-
-    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port, open_browser, announce,
-               lambda: err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}"))
+    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), "labelling page", port, open_browser,
+               console, json_output, {"annotations": str(path), "sheets": str(out_dir)},
+               [f"labels are saved to {path} on every change; Ctrl-C to stop"],
+               lambda: f"stopped; {len(aset.units)} unit(s) marked in {path}")
 
 
 @dataclass(frozen=True)
@@ -137,9 +133,9 @@ class PageOptions:
 
 page_options = option_group("page", PageOptions, [
     ("out", typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."), Optional[Path]),
-    ("port", typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."), int),
+    ("port", PortOpt, int),
     ("no_serve", typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."), bool),
-    ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
+    ("open_browser", OpenOpt, bool)])
 
 
 @ranking_command
@@ -188,12 +184,12 @@ def register(app: typer.Typer) -> None:
 
 
 def check_args(run, port, text, mark) -> None:
+    from ..pages import check_port
     from ..ranking import get_ranker
 
     check_sample_args(run.samples, run.batch_size, run.k)
     get_ranker(run.by)
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be in 0…65535, got {port}")
+    check_port(port)
     if text is not None and mark is None:
         raise UsageError("--text labels the units given with --mark; add --mark UNITS")
 

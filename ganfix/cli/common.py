@@ -28,6 +28,13 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+def cli_progress(description: str, total: int):
+    """The progress factory the commands hand to the library: a bar on stderr (periodic lines when piped)."""
+    from ..progress import progress
+
+    return progress(description, total, err_console)
+
+
 # Library errors name Python parameters (`bootstrap must be at least 0, got -5`, `pool=50 must be at least
 # samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
 # options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
@@ -245,16 +252,27 @@ NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instea
                           "(results are the same; caches are checksummed).")
 
 
-def serve_page(page, port: int, open_browser: bool, announce: Callable[[str], None], stopped: Callable[[], None]) -> None:
-    """Serve a local page (ganfix.pages) until Ctrl-C: announce(url) once it listens, stopped() at the end."""
+PortOpt = typer.Option(0, "--port", help="Local port of the page (0: any free port).")
+OpenOpt = typer.Option(False, "--open", help="Also open the page in the default browser.")
+
+
+def serve_page(page, name: str, port: int, open_browser: bool, console: Console, json_output: bool, facts: dict,
+               lines: list[str], stopped: Callable[[], str]) -> None:
+    """Serve a local page (ganfix.pages) until Ctrl-C. Once it listens: `<name>: URL` and `lines` (with --json:
+    {"url", **facts} on stdout); at Ctrl-C, the line stopped() gives."""
     from ..pages import PageServer
 
     with PageServer(page, port=port) as server:
-        announce(server.url)
+        if json_output:
+            print_json({"url": server.url, **facts})
+        else:
+            console.print(f"{name}: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
+            for line in lines:
+                console.print(line, highlight=False, soft_wrap=True)
         if open_browser:
             import webbrowser
             webbrowser.open(server.url)
         try:
             server.wait()
         except KeyboardInterrupt:
-            stopped()
+            err_console.print(stopped(), highlight=False)

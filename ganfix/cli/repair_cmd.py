@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, err_console, generator_options,
+from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, cli_progress, console_for, err_console, generator_options,
                      handle_errors, print_json)
 
 # Standard FID (Inception) unless the generator names its own offline features (the built-in toyscenes); offline,
@@ -18,12 +18,6 @@ FeaturesOpt = typer.Option(None, "--features", help="Feature extractor: inceptio
 RealOpt = typer.Option(None, "--real", help="Real images: a folder of images, or 'world' (the embedded renderer). Required except for built-in generators, which name their own.")
 InceptionOpt = typer.Option(None, "--feature-weights", "--inception-weights", help="Local weights file of the named extractor (e.g. torch-fidelity's weights-inception-2015-12-05-6726825d.pth); read with weights_only=True and checked.")
 OfflineOpt = typer.Option(False, "--offline", help="Never download extractor weights (also GANFIX_OFFLINE=1).")
-
-
-def cli_progress(description: str, total: int):
-    from ..progress import progress
-
-    return progress(description, total, err_console)
 
 
 def results_table(result, title: str) -> Table:
@@ -127,7 +121,7 @@ def repair(
         from .sequential_view import run_sequential
 
         g = gen_opts.load(gen)
-        return run_sequential(g, sequential, out, features or defaults.features_for(g), real, real_seed,
+        return run_sequential(g, sequential, out, features, real, real_seed,
                               inception_weights, detect_by, per_layer, samples, seed, eval_seed, artifact_fraction,
                               random_draws, batch_size, json_output)
     if annotations is None:

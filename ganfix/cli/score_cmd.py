@@ -10,7 +10,8 @@ from rich.table import Table
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
                      print_json)
-from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress, warn_about_layer
+from .common import cli_progress
+from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, warn_about_layer
 
 
 def load_with_set(gen_opts, gen: str, annotations: Optional[Path], layer: Optional[str]):

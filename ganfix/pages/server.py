@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import GanfixError
+from ..errors import GanfixError, UsageError
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 16 * 1024
@@ -60,6 +60,13 @@ class Page:
     folders: dict[str, Path] = field(default_factory=dict)
     max_body: int = MAX_BODY
     title: str = "ganfix"
+
+
+def check_port(port: int) -> int:
+    """`port` if it is a TCP port number (0: any free port), else a UsageError."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port must be in 0…65535, got {port}")
+    return port
 
 
 def safe_file(root: Path, rel: str) -> Path | None:
@@ -289,6 +296,7 @@ class PageServer:
     def __init__(self, page: Page, port: int = 0, token: str | None = None, socket_timeout: float = SOCKET_TIMEOUT,
                  body_seconds: float | None = None):
         self.token = token or secrets.token_urlsafe(24)
+        check_port(port)
         try:
             self.httpd = _Server(("127.0.0.1", port), _Handler)
         except OSError as exc:

@@ -192,11 +192,16 @@ class Painting:
         return p
 
 
-def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Segmenter | None = None,
+def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Segmenter | str | None = None,
            force: bool = False, load=None) -> dict:
     """Re-render a saved edit list into out_dir (image.png, before.png, edits.json, counts.json).
 
-    gen: the generator (default: load the edit list's model by name with `load(name)`)."""
+    gen: the generator (default: load the edit list's model by name with `load(name)`); segmenter: a Segmenter,
+    a name or file.py:factory (for the class pixel counts)."""
+    if isinstance(segmenter, str):
+        from ..segmenters import load_segmenter
+
+        segmenter = load_segmenter(segmenter)
     edits_file = Path(edits_file)
     if not edits_file.is_file():
         raise UsageError(f"edit list not found: {edits_file}")

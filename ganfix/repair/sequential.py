@@ -163,3 +163,31 @@ def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, f
                 "real": real.identity(samples),
                 "eval_real": (eval_real or real).identity(eval_samples), "random_draws": random_draws}
     return SequentialResult(steps, variants, settings)
+
+
+def run_sequential(gen: Generator, layers: str | Sequence[str], out=None, real: str | None = None,
+                   features: str | None = None, real_seed: int = 1, inception_weights: str | None = None,
+                   by: str = "artifact", per_layer: int = 4, samples: int = 1000, seed: int = 0,
+                   eval_seed: int | None = None, artifact_fraction: float = 0.2, random_draws: int = 3,
+                   batch_size: int = 64, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
+    """`ganfix repair --sequential`: `layers` ("layer4,layer5" or a list) checked, the real set `real` (a folder or
+    "world"; required for non-built-ins) and `features` (default: the generator's) resolved, detection on `samples`
+    latents of `seed`, evaluation on as many of `eval_seed` (default seed + 1); report.json in `out` when given."""
+    from ..atomic import atomic_write_json
+    from ..defaults import features_for
+    from ..ranking.automatic import check_by
+    from ..real_sets import real_source_for
+
+    check_by(by)
+    names = check_layers(gen, [s.strip() for s in layers.split(",") if s.strip()] if isinstance(layers, str) else layers)
+    if samples < 10:
+        raise UsageError(f"samples must be at least 10, got {samples}")
+    real_src = real_source_for(gen, real, real_seed, samples=samples)
+    result = sequential_repair(gen, names, real_src, features or features_for(gen), by, per_layer, samples, seed,
+                               samples, seed + 1 if eval_seed is None else eval_seed, artifact_fraction,
+                               random_draws, inception_weights, batch_size, on_stage=on_stage)
+    if out is not None:
+        from pathlib import Path
+
+        atomic_write_json(Path(out) / "report.json", {"generator": gen.describe(), **result.to_dict()})
+    return result
