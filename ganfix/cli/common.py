@@ -152,6 +152,13 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 # Reusable typer options for loading a generator spec.
 GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), torch.export .pt2 or TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
+
+
+def optional_gen_arg(when_optional: str):
+    """GEN for commands that can do without it (e.g. `paint --replay`, `study --report`)."""
+    return typer.Argument(None, metavar="[GEN]", help=f"Generator spec ({when_optional}).")
+
+
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")

@@ -7,17 +7,18 @@ from typing import List, Optional
 
 import typer
 
+from .. import defaults
 from ..errors import UsageError
 from .common import (GenOptions, JsonOpt, OpenOpt, PortOpt, SeedOpt, cli_progress, console_for, generator_options,
-                     handle_errors, print_json, serve_page)
+                     handle_errors, optional_gen_arg, print_json, serve_page)
 
 
 @handle_errors
 @generator_options
 def paint(
-    gen: Optional[str] = typer.Argument(None, metavar="[GEN]", help="Generator spec (with --replay: default the edit list's model)."),
+    gen: Optional[str] = optional_gen_arg("with --replay: default the edit list's model"),
+    segmenter: str = typer.Option(defaults.SEGMENTER, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Layer whose feature grid is painted (e.g. layer4)."),
-    segmenter: str = typer.Option("toyscenes", "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Palette classes, e.g. tree,door,window (default: every class with units at the layer)."),
     units: Optional[List[str]] = typer.Option(None, "--units", help="Explicit units for a class, e.g. tree:48,9,38 (repeatable); skips the search for it."),
     n: int = typer.Option(8, "--n", help="Causal units per class."),

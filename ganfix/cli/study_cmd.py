@@ -10,13 +10,13 @@ from rich.table import Table
 
 from ..errors import UsageError
 from .common import (GenOptions, JsonOpt, OpenOpt, PortOpt, SeedOpt, cli_progress, console_for, generator_options,
-                     handle_errors, print_json, serve_page)
+                     handle_errors, optional_gen_arg, print_json, serve_page)
 
 
 @handle_errors
 @generator_options
 def study(
-    gen: Optional[str] = typer.Argument(None, metavar="[GEN]", help="Generator spec (not needed with --report)."),
+    gen: Optional[str] = optional_gen_arg("not needed with --report"),
     annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set whose marked units the patch ablates."),
     repair: Optional[Path] = typer.Option(None, "--repair", help="A `ganfix repair --out` folder: its patch.json (and its first random draw)."),
     out: Path = typer.Option(Path("study"), "--out", "-o", help="Study folder: study.json, images/, answers*.jsonl."),

@@ -18,6 +18,7 @@ once, for every page:
 """
 from __future__ import annotations
 
+import html
 import json
 import mimetypes
 import re
@@ -47,7 +48,8 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 
 @dataclass
 class Page:
-    """One page: `static/<name>/index.html` (+ its assets), its state and its actions.
+    """One page: `static/<name>/{header,body}.html` in the shared shell `static/page.html` (+ its app.css, app.js), its state
+    and its actions; `title` names it in the tab and header.
 
     state():        the JSON for GET /api/state (query parameters as a dict of str).
     actions[name]:  POST /api/<name> with a JSON body → JSON reply. UsageError → 400 with its message,
@@ -60,6 +62,37 @@ class Page:
     folders: dict[str, Path] = field(default_factory=dict)
     max_body: int = MAX_BODY
     title: str = "ganfix"
+
+
+class Session:
+    """A page's server-side state behind one lock (the server answers requests on several threads): a subclass
+    gives `_state()`; `state` (GET /api/state) and its actions run under `self._lock`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _state(self) -> dict:
+        raise NotImplementedError
+
+    def state(self, _query=None) -> dict:
+        with self._lock:
+            return self._state()
+
+
+def json_object(body) -> dict:
+    """An action's body, which must be a JSON object (UsageError → 400 otherwise)."""
+    if not isinstance(body, dict):
+        raise UsageError("expected a JSON object")
+    return body
+
+
+def page_html(page: Page, token: str) -> str:
+    """The page's HTML: the shared shell (static/page.html: head, base.css, header, common.js) with the page's own
+    files from static/<name>/: header.html (its header items), body.html, app.css and app.js."""
+    own = {part: (STATIC / page.name / f"{part}.html").read_text(encoding="utf-8").rstrip("\n") for part in ("header", "body")}
+    shell = (STATIC / "page.html").read_text(encoding="utf-8")
+    return (shell.replace("{{HEADER}}", own["header"]).replace("{{BODY}}", own["body"])
+            .replace("{{TITLE}}", html.escape(page.title)).replace("{{NAME}}", page.name).replace("{{TOKEN}}", token))
 
 
 def check_port(port: int) -> int:
@@ -211,8 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         page = self.server.page
         if path in ("/", "/index.html"):
-            html = (STATIC / page.name / "index.html").read_text(encoding="utf-8").replace("{{TOKEN}}", self.server.token)
-            return self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")
+            return self._send(HTTPStatus.OK, page_html(page, self.server.token).encode(), "text/html; charset=utf-8")
         if path == "/api/state":
             return self._call(lambda: page.state(query))
         roots = {"static": STATIC, **page.folders}

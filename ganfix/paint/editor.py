@@ -8,7 +8,6 @@ list replays exactly.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..errors import UsageError
 from ..hooks import Intervention, Interventions
+from ..json_files import read_json
 from ..segmenters import Segmenter, checked_segment
 from .palette import Palette
 
@@ -202,13 +202,7 @@ def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Seg
         from ..segmenters import load_segmenter
 
         segmenter = load_segmenter(segmenter)
-    edits_file = Path(edits_file)
-    if not edits_file.is_file():
-        raise UsageError(f"edit list not found: {edits_file}")
-    try:
-        data = json.loads(edits_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"malformed edit list {edits_file}: {exc}") from None
+    data = read_json(edits_file, f"edit list not found: {edits_file}", "edit list")
     if gen is None:
         name = (data.get("model") or {}).get("name") if isinstance(data, dict) else None
         if not isinstance(name, str) or load is None:

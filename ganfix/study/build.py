@@ -19,6 +19,7 @@ import torch
 
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..errors import UsageError
+from ..json_files import read_json
 from ..patch import Patch
 
 SCHEMA = "ganfix.study/1"
@@ -50,12 +51,8 @@ class Study:
 def load_study(study_dir: str | Path) -> Study:
     study_dir = Path(study_dir)
     path = study_dir / "study.json"
-    if not path.is_file():
-        raise UsageError(f"no study in {study_dir} (study.json missing); build one with `ganfix study GEN --annotations FILE --out {study_dir}`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"malformed {path}: {exc}") from None
+    manifest = read_json(path, f"no study in {study_dir} (study.json missing); build one with "
+                               f"`ganfix study GEN --annotations FILE --out {study_dir}`")
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA or not isinstance(manifest.get("trials"), list):
         raise UsageError(f"{path} is not a ganfix study (schema {SCHEMA!r} expected)")
     return Study(study_dir, manifest)
