@@ -11,10 +11,11 @@ Python API (the CLI is a thin layer over it; each workflow returns a result obje
     with ganfix.Intervention(gen.module, "layer4", units=[3, 7], value=0.0):
         images = gen.generate(range(8), seed=0)
 """
-# The subpackages ganfix.check, ganfix.dissect, ganfix.export and ganfix.repair are imported before the workflow
-# functions of the same names are bound below: importing a submodule for the first time sets the package
-# attribute, so the functions must come last to stay what `ganfix.check`, `ganfix.dissect`, … name.
-from . import check as _check_pkg, dissect as _dissect_pkg, export as _export_module, repair as _repair_pkg  # noqa: F401
+# The subpackages ganfix.check, ganfix.dissect and ganfix.repair are imported before the workflow functions of the
+# same names are bound below: importing a submodule for the first time sets the package attribute, so the functions
+# must come last to stay what `ganfix.check`, `ganfix.dissect`, … name. (The export machinery is the package
+# ganfix.exporting, so `ganfix.export` is only ever the function.)
+from . import check as _check_pkg, dissect as _dissect_pkg, repair as _repair_pkg  # noqa: F401
 from . import defaults
 from .errors import GanfixError, UsageError
 from .generator import Generator, LayerInfo, load_generator

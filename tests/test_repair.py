@@ -12,7 +12,7 @@ from ganfix.annotations import AnnotationSet
 from ganfix.errors import UsageError
 from ganfix.cli.app import app
 from cli_helpers import one_line_error
-from ganfix.export import export_patched
+from ganfix.exporting import export_patched
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
