@@ -82,7 +82,7 @@ def test_without_real_data_rare_and_local_need_none(gen):
         assert result.settings["features"] is None
     from ganfix.errors import UsageError
 
-    with pytest.raises(UsageError, match="--real"):
+    with pytest.raises(UsageError, match="real=FOLDER"):
         rank_automatic(gen, LAYER, "unit-fid", None, samples=POOL)
 
 

@@ -96,7 +96,7 @@ def test_extractor_resolution(tmp_path, monkeypatch):
     monkeypatch.setattr(features_mod, "inception_weights_candidates", lambda: [tmp_path / "cache" / "w.pth"])
     with pytest.raises(UsageError, match="Inception weights not found") as exc:
         resolve_extractor("inception")
-    assert "\n" not in str(exc.value) and "--inception-weights" in str(exc.value)
+    assert "\n" not in str(exc.value) and "inception_weights=PATH" in str(exc.value)
     with pytest.raises(UsageError, match="file not found"):
         resolve_extractor("inception", str(tmp_path / "nope.pth"))
     with pytest.raises(UsageError, match="unknown feature extractor"):

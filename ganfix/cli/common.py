@@ -28,6 +28,15 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+def warn_if_near_constant(gen) -> None:
+    """One warning line on stderr when the generator's output barely depends on the latent (ganfix.sanity)."""
+    from ..sanity import near_constant_warning
+
+    warning = near_constant_warning(gen)
+    if warning:
+        err_console.print(warning, highlight=False, soft_wrap=True)
+
+
 def cli_progress(description: str, total: int):
     """The progress factory the commands hand to the library: a bar on stderr (periodic lines when piped)."""
     from ..progress import progress
@@ -38,7 +47,7 @@ def cli_progress(description: str, total: int):
 # Library errors name Python parameters (`bootstrap must be at least 0, got -5`, `pool=50 must be at least
 # samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
 # options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
-LIBRARY_NAMES = {"selection": "select"}
+LIBRARY_NAMES = {"selection": "select", "formats": "export_format", "layers": "sequential"}
 _LEADING_NAME = re.compile(r"(^|; )([a-z][a-z0-9_]*)(?= must )")
 _PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
 

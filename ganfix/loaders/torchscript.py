@@ -61,7 +61,7 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
         raise UsageError(f"could not load TorchScript {path}: {str(exc).splitlines()[0][:200]}") from None
     z_shape = tuple(z_shape) if z_shape else _script_z_shape(script)
     if z_shape is None:
-        raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
+        raise UsageError(f"cannot tell the latent shape of {path}; pass z_shape= (e.g. z_shape=512)")
     # Expose intermediate layers when the module is a plain chain of children (verified).
     z = sample_latents([0, 1], 0, z_shape)
     with torch.no_grad():
@@ -71,7 +71,7 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
             from ..generator import exception_line
 
             raise UsageError(f"{path}: the forward pass on a latent of shape {list(z_shape)} failed "
-                             f"({exception_line(exc)}); check --z-shape") from None
+                             f"({exception_line(exc)}); check z_shape=") from None
         for reshape in (False, True):
             try:
                 chain = ScriptChain(script, reshape)

@@ -332,7 +332,7 @@ class PageServer:
         try:
             self.httpd = _Server(("127.0.0.1", port), _Handler)
         except OSError as exc:
-            raise GanfixError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick another --port") from None
+            raise GanfixError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; choose another port (port=0: any free one)") from None
         self.httpd.token = self.token
         self.httpd.page = page
         self.httpd.socket_timeout = socket_timeout

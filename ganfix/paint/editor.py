@@ -169,7 +169,7 @@ class Painting:
             raise UsageError(f"not a ganfix edit list (schema {SCHEMA!r} expected)")
         fp = (data.get("model") or {}).get("fingerprint")
         if fp != gen.fingerprint and not force:
-            raise UsageError(f"edit list is for fingerprint {fp}, but {gen.name!r} has {gen.fingerprint}; use --force")
+            raise UsageError(f"edit list is for fingerprint {fp}, but {gen.name!r} has {gen.fingerprint}; use force=True")
         layer, seed, sample, edits = data.get("layer"), data.get("seed"), data.get("sample"), data.get("edits")
         if not isinstance(layer, str) or not isinstance(seed, int) or not isinstance(sample, int) or not isinstance(edits, list):
             raise UsageError("malformed edit list: needs layer (str), seed and sample (int), edits (list)")

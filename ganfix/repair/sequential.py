@@ -79,14 +79,14 @@ def check_layers(gen: Generator, layers: Sequence[str]) -> list[str]:
     """Known, distinct, in forward order (UsageError otherwise)."""
     layers = list(layers)
     if not layers:
-        raise UsageError("--sequential needs at least one layer, e.g. layer4,layer5,layer6")
+        raise UsageError("layers must name at least one layer, e.g. layers=layer4,layer5,layer6")
     if len(set(layers)) != len(layers):
-        raise UsageError(f"--sequential lists a layer twice: {','.join(layers)}")
+        raise UsageError(f"layers={','.join(layers)} lists a layer twice")
     order = list(gen.layers)
     for name in layers:
         gen.layer(name)
     if [order.index(n) for n in layers] != sorted(order.index(n) for n in layers):
-        raise UsageError(f"--sequential layers must be in forward order ({', '.join(n for n in order if n in layers)})")
+        raise UsageError(f"layers must be in forward order ({', '.join(n for n in order if n in layers)})")
     return layers
 
 
@@ -98,14 +98,14 @@ def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, f
                       eval_real: RealSource | None = None, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
     layers = check_layers(gen, layers)
     if per_layer < 1:
-        raise UsageError(f"--per-layer must be at least 1, got {per_layer}")
+        raise UsageError(f"per_layer must be at least 1, got {per_layer}")
     if not 0 < artifact_fraction <= 0.5:
-        raise UsageError(f"--artifact-fraction must be in (0, 0.5], got {artifact_fraction}")
+        raise UsageError(f"artifact_fraction must be in (0, 0.5], got {artifact_fraction}")
     if random_draws < 1:
-        raise UsageError("--random-draws must be at least 1")
+        raise UsageError(f"random_draws must be at least 1, got {random_draws}")
     n_art = max(2, int(round(eval_samples * artifact_fraction)))
     if eval_samples < 10:
-        raise UsageError(f"--eval-samples must be at least 10, got {eval_samples}")
+        raise UsageError(f"eval_samples must be at least 10, got {eval_samples}")
     extractor = resolve_extractor(features, inception_weights)
     fe = extractor.build()
     say = on_stage or (lambda s: None)
