@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, OpenOpt, PortOpt, console_for, err_console, option_group, parse_ints,
-                     preflight, print_json, serve_page)
+                     preflight, print_json, serve_page, warn_if_near_constant)
 from .. import defaults
 from .scan_opts import PassOptions, ScanOptions, ranking_command
 
@@ -148,8 +148,8 @@ def annotate(
     page: PageOptions = None,
     annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
     set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
-    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
-    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
+    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) in the annotation set, then exit: no sheets, no page (run without --mark for those)."),
+    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units in the annotation set, then exit (no sheets, no page)."),
     text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
     force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
     scan_opts: ScanOptions = None,
@@ -167,6 +167,9 @@ def annotate(
     path = annotations or default_annotation_path(g, layer, set_name)
     aset = open_set(g, layer, set_name, Path(path), force, {"ranking": run.by, "samples": run.samples, "seed": run.seed})
     if to_mark or to_unmark:
+        if page.out is not None or page.no_serve:
+            err_console.print("note: --mark/--unmark only record labels; no sheets are written (run without them for "
+                              "the sheets)", highlight=False, soft_wrap=True)
         return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
     out_dir = page.out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
     ranking = sheet_ranking(g, layer, run, scan_opts)
@@ -174,6 +177,7 @@ def annotate(
         manifest = build_sheets(g, layer, out_dir, samples=run.samples, seed=run.seed, by=run.by, k=run.k,
                                 batch_size=run.batch_size, ranking=ranking, use_cache=not run.no_cache,
                                 progress=update, **asdict(sheet))
+    warn_if_near_constant(g)
     if page.no_serve:
         return report_sheets(manifest, out_dir, console, json_output)
     serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
