@@ -255,7 +255,7 @@ class RealSource:
             return images
         files = self._files(Path(self.location))
         if len(files) < n:
-            raise UsageError(f"{self.location} has {len(files)} images, fewer than the samples={n} requested; add images or ask for fewer")
+            raise UsageError(f"{self.location} has {len(files)} images, fewer than the {n} requested (samples={n}); add images or ask for fewer")
         h, w = self.size
         mode = "L" if self.channels == 1 else "RGB"
         out = np.empty((n, h, w, self.channels), dtype=np.uint8)

@@ -77,6 +77,7 @@ def test_quantile_insertion_sets_units_to_their_high_quantile(progan):
     assert p.value[0] > 0 and p.value[1] > 0
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
     """Insertion (k ≠ 0) with a spatial mask never folds: the mask travels as buffers of the layer, in
     both formats, and the TorchScript file comes back into ganfix with its layer names."""
@@ -102,6 +103,7 @@ def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
     assert {"layer4.ganfix_alpha", "layer4.ganfix_value", "layer4.ganfix_spatial"} <= set(load_file(str(result.weights)))
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_fold_into_the_output_layer_is_exact(progan, tmp_path):
     p = Patch("output_32x32", [1], fingerprint=progan.fingerprint)
     result = export_patched(progan, p, tmp_path)
