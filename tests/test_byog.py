@@ -223,3 +223,16 @@ def test_user_extractor_contract(tmp_path):
     assert good.identity["fingerprint"] and good.metric_name == "FD (models.py:features features)"
     with pytest.raises(UsageError, match="factory"):
         resolve_extractor(str(bad))
+
+
+def test_check_config_needs_real_for_non_builtins(files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ext.py").write_text((HERE / "models.py").read_text())
+    base = f'generator = "{MODELS}:dcgan"\nweights = "{files / "dcgan_ckpt.pt"}"\nfeatures = "ext.py:features"\n'
+    (tmp_path / "ganfix.toml").write_text(base + "samples = 20\n[gates]\nmax_fid = 10\n")
+    one_line_error(runner.invoke(app, ["check"]), "missing key 'real'", "not a built-in generator")
+    from ganfix.check.config import load_config
+
+    (tmp_path / "ganfix.toml").write_text(base + f'real = "{files / "real32"}"\nsamples = 20\n[gates]\nmax_fid = 10\n')
+    cfg = load_config(tmp_path / "ganfix.toml")
+    assert cfg.features == f"{tmp_path / 'ext.py'}:features"  # a file.py:factory extractor, relative to the config
