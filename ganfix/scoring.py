@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from . import distributed
 from .cache import cache_key, load_cached, save_cached
 from .errors import UsageError
 from .extractors import Extractor, extract, real_features, resolve_extractor
@@ -73,7 +74,7 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     Cached by generated_features_key, so an identical re-run (e.g. the same checkpoint in CI) is cheap."""
     key = generated_features_key(gen, ids, seed, extractor, patch)
     if use_cache:
-        hit = load_cached("gen_features", key)
+        hit = distributed.cached_collectively(lambda: load_cached("gen_features", key))
         if hit is not None and hit["features"].shape[0] == len(ids):
             if on_batch:
                 on_batch(len(ids))
@@ -83,16 +84,18 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     if ctx is not None:
         ctx.__enter__()
     try:
-        for lo in range(0, len(ids), batch_size):
-            batch_ids = ids[lo:lo + batch_size]
+        mine = distributed.shard(len(ids))  # positions in ids: all of them, or this rank's block under torchrun
+        for lo in range(mine.start, mine.stop, batch_size):
+            batch_ids = ids[lo:min(lo + batch_size, mine.stop)]
             images = gen.to_uint8(gen.module(gen.latents(batch_ids, seed))).cpu()
             feats.append(extract(extractor, images, batch_size, fe))
             if on_batch:
-                on_batch(len(batch_ids))
+                on_batch(len(batch_ids) * distributed.world_size())
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
-    out = torch.cat(feats)
+    # under torchrun: every rank's block, concatenated in rank order = the ids' order
+    out = torch.cat([f for f in distributed.gather(torch.cat(feats) if feats else None) if f is not None])
     if use_cache:
         save_cached("gen_features", key, {"features": out})
     return out

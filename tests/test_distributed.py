@@ -60,6 +60,29 @@ def test_rank_json_identical_under_torchrun(tmp_path, nproc):
     _assert_same(json.loads(one.stdout), json.loads(many.stdout))  # top-k ids, order: exact; moments ≤ 1e-6
 
 
+@pytest.mark.parametrize("args", [
+    ["score", "toyscenes", "--features", "toyscenes", "--samples", "60", "--json"],
+    ["dissect", "toyscenes", "--layer", "layer4", "--samples", "40", "--json"],
+    ["rank", "toyscenes", "--layer", "layer4", "--by", "ablation", "--units", "0,1,2", "--scan-samples", "40",
+     "--features", "toyscenes", "--json"],
+], ids=["score", "dissect", "rank-ablation"])
+def test_scoring_and_dissection_identical_under_torchrun(tmp_path, args):
+    one = _run(args, tmp_path, 1)
+    two = _run(args, tmp_path, 2)
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-2000:]
+    _assert_same(json.loads(one.stdout), json.loads(two.stdout))  # counts/ids exact; distances ≤ 1e-6 relative
+
+
+def test_only_rank_zero_writes(tmp_path):
+    out = tmp_path / "out"
+    res = _run(["rank", "toyscenes", "--layer", "layer4", "--samples", "30", "--json", "--out", str(out)], tmp_path, 2)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout)["layer"] == "layer4"  # one JSON document: rank 1 printed nothing
+    assert sorted(p.name for p in out.iterdir()) == ["ranking.json", "unit_stats.pt"]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
 def test_failing_rank_ends_the_job(tmp_path):
     gen = tmp_path / "flaky.py"
     gen.write_text(textwrap.dedent("""

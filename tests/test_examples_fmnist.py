@@ -121,3 +121,29 @@ def test_classifier_accuracy_on_test_subset():
     with torch.no_grad():
         pred = net(ext_mod.to_input(torch.from_numpy(x[:1000])[:, None])).argmax(1).numpy()
     assert (pred == y[:1000]).mean() > 0.85
+
+
+def test_ganfix_loads_the_tutorial_checkpoint():
+    from ganfix.generator import load_generator
+
+    spec = f"{EXAMPLE / 'models.py'}:generator"
+    g = load_generator(spec, weights=str(DCGAN), weights_key="netG_state_dict")
+    assert tuple(g.z_shape) == (64, 1, 1)
+    x = g.generate(range(4), seed=0)
+    assert x.shape == (4, 1, 28, 28)
+    assert {"main.2", "main.5", "main.8"} <= set(g.layers)
+    # Without --weights-key ganfix picks the generator's state dict of the two by its name, and says so.
+    guessed = load_generator(spec, weights=str(DCGAN))
+    assert any("netG_state_dict" in note for note in guessed.notes)
+    assert guessed.fingerprint == g.fingerprint
+
+
+def test_ganfix_takes_the_extractor_as_a_factory():
+    from ganfix.extractors import extract, resolve_extractor
+
+    ext = resolve_extractor(f"{EXAMPLE / 'extractor.py'}:factory", offline=True)
+    gray = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    feats = extract(ext, gray, batch_size=4)
+    assert feats.shape == (6, 128) and torch.isfinite(feats).all()
+    direct = _module("extractor").factory()(gray).double()
+    assert torch.allclose(feats, direct, atol=1e-5)

@@ -3,8 +3,8 @@
     python examples/fashion_mnist/train_dcgan.py              # 2000 steps of batch 64, ~7 min on 1 thread
 
 Saves the PyTorch DCGAN tutorial's checkpoint layout on purpose (a dict holding `netG_state_dict`
-and `netD_state_dict`), so ganfix must be told which one is the generator:
-`--weights-key netG_state_dict`. Also writes a grid of 64 samples next to the checkpoint.
+and `netD_state_dict`), so ganfix has to find the generator's: `--weights-key netG_state_dict`
+names it (without it ganfix picks it by its name and says so). Also writes a grid of 64 samples next to the checkpoint.
 """
 from __future__ import annotations
 

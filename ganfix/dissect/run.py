@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from .. import distributed
 from ..cache import cache_key, load_cached, save_cached
 from ..errors import UsageError
 from ..generator import Generator
@@ -59,7 +60,7 @@ def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, t
     keys = {l: _counts_key(gen, l, seg_id, thresholds[l], samples, seed, start) for l in layers} if seg_id else {}
     out: dict[str, IoUStat] = {}
     for l, k in keys.items():
-        cached = load_cached("dissect_counts", k)
+        cached = distributed.cached_collectively(lambda k=k: load_cached("dissect_counts", k))
         if cached is not None:
             out[l] = IoUStat.from_state_dict(cached)
     todo = [l for l in layers if l not in out]
@@ -69,15 +70,22 @@ def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, t
         return out
     for l in todo:
         out[l] = IoUStat(thresholds[l], n_cls)
+    mine = distributed.shard(samples, start)  # all ids in one process; a contiguous block per rank under torchrun
     with Trace(gen.module, todo, stop=False) as trace:
-        for lo in range(start, start + samples, batch_size):
-            ids = list(range(lo, min(lo + batch_size, start + samples)))
+        for lo in range(mine.start, mine.stop, batch_size):
+            ids = list(range(lo, min(lo + batch_size, mine.stop)))
             acts = trace.run(gen.latents(ids, seed))
             seg = checked_segment(segmenter, gen.to_signed(trace.output))
             for l in todo:
                 out[l].add(acts[l], seg)
             if on_batch:
-                on_batch(len(ids))
+                on_batch(len(ids) * distributed.world_size())
+    if distributed.world_size() > 1:  # integer counts: the rank-order sum equals one pass exactly
+        for l in todo:
+            parts = distributed.gather(out[l].state_dict())
+            out[l] = IoUStat.from_state_dict(parts[0])
+            for p in parts[1:]:
+                out[l].merge(IoUStat.from_state_dict(p))
     for l in todo:
         if l in keys:
             save_cached("dissect_counts", keys[l], out[l].state_dict())

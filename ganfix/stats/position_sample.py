@@ -117,30 +117,10 @@ class PositionSample:
         does not depend on the order values arrived in, so no ordering by hash is needed first."""
         key = self._state_key()
         if getattr(self, "_sorted_key", None) != key:
-            self._sorted_cache = torch.sort(self.values.contiguous(), dim=1).values
+            # numpy's sort is several times faster than torch.sort on CPU for float32 rows (vectorised)
+            self._sorted_cache = torch.from_numpy(np.sort(self.values.contiguous().numpy(), axis=1))
             self._sorted_key = key
         return self._sorted_cache
-
-    def _order_stats(self, idx: torch.Tensor) -> torch.Tensor:
-        """[d, len(idx)] order statistics (0-based ranks, ascending). A table needs a few tail levels
-        (q99): those come from a partial top-k of the tail, far cheaper than sorting every unit's values;
-        anything else (or a sort already made) reads the full sort."""
-        n = self.size
-        key = self._state_key()
-        if getattr(self, "_sorted_key", None) != key:
-            hi_m, lo_m = n - int(idx.min()), int(idx.max()) + 1  # tail lengths that cover every rank asked for
-            m = min(hi_m, lo_m)
-            if m <= max(n // 16, 1):
-                largest = hi_m <= lo_m
-                tail_key = (key, largest)
-                cached = getattr(self, "_tail_cache", None)
-                if cached is None or cached[0] != tail_key or cached[1].shape[1] < m:
-                    tail = torch.topk(self.values.contiguous(), m, dim=1, largest=largest, sorted=True).values
-                    self._tail_cache = (tail_key, tail)
-                tail = self._tail_cache[1]
-                pos = (n - 1 - idx) if largest else idx  # rank within the tail (descending for the top)
-                return tail[:, pos]
-        return self._sorted()[:, idx]
 
     def quantile(self, q) -> torch.Tensor:
         """Per-unit quantiles: q scalar → [d]; q sequence → [d, len(q)] (linear interpolation)."""
@@ -150,7 +130,7 @@ class PositionSample:
         pos = qs * (self.size - 1)  # linear interpolation between order statistics
         lo, hi = pos.floor().long(), pos.ceil().long()
         frac = (pos - lo).float()
-        both = self._order_stats(torch.cat([lo, hi]))
+        both = self._sorted()[:, torch.cat([lo, hi])]
         out = both[:, : len(lo)] * (1 - frac) + both[:, len(lo):] * frac
         return out[:, 0] if torch.as_tensor(q).dim() == 0 else out
 
@@ -169,5 +149,4 @@ class PositionSample:
         self._values, self._hashes = s["values"].t().contiguous(), s["hashes"].clone()
         self._n = self._hashes.numel()
         self._sorted_key = None
-        self._tail_cache = None
         return self
