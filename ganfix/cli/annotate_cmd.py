@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
@@ -39,15 +38,11 @@ def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
 
 
 def sheets_progress(console):
-    bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
+    """Bars on a terminal, plain periodic lines per stage when piped (CI logs)."""
+    from ..progress import StagedProgress
 
-    def update(stage: str, n: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.advance(tasks[stage], n)
-    return bar, update
+    bar = StagedProgress(console)
+    return bar, bar
 
 
 def register(app: typer.Typer) -> None:

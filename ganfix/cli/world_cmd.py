@@ -51,9 +51,9 @@ def render(
             (out / "masks").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {out}: {exc.strerror}") from None
-    from rich.progress import Progress
+    from ..progress import progress_bar
 
-    with Progress(console=err_console, transient=True) as progress:
+    with progress_bar("rendering", n, err_console) as progress:
         task = progress.add_task("rendering", total=n)
         for i in range(start, start + n):
             rgb, cls = render_scene(seed, i, resolution)
