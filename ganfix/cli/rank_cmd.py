@@ -119,7 +119,9 @@ def register(app: typer.Typer) -> None:
             table.add_row(str(r["rank"]), str(r["unit"]), *(fmt[c](r) for c in stat_cols), ",".join(map(str, r["top_ids"][:5])))
         console.print(table)
         if scan is not None:
-            console.print(f"ablation scan: base FID {scan.base_fid:.4f} ({scan.features}, {scan.samples} samples); "
+            metric = "FID" if scan.features.startswith("inception") else f"FD ({scan.features} features)"
+            real = scan_opts.real or "world"
+            console.print(f"ablation scan: base {metric} vs {real} {scan.base_fid:.4f} ({scan.samples} samples); "
                           "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
                           "Confirm candidates on their contact sheets, and score the final set with another --seed.")
         if auto is not None:
