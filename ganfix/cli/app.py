@@ -34,6 +34,8 @@ COMMAND_MODULES = [
     "repair_cmd",
     "score_cmd",
     "check_cmd",
+    "study_cmd",
+    "paint_cmd",
     "dissect_cmd",
     "ace_cmd",
     "world_cmd",
