@@ -45,7 +45,16 @@ DEMO_SEED = 2
 
 def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = 5,
              bootstrap: int = 200, annotations: Path | None = None, sheets: bool = True,
-             step: Callable[[str], None] = lambda s: None, progress=None) -> dict:
+             step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True) -> dict:
+    # Every number checked before any work: a bad one must not leave sheets/ or a half-filled --out behind.
+    from .preflight import check_at_least, check_output_dir
+    from .scoring import check_kid_subset
+
+    check_kid_subset(samples, None)
+    check_at_least(rank_samples, "--rank-samples", 1)
+    check_at_least(random_draws, "--random-draws", 1)
+    check_at_least(bootstrap, "--bootstrap", 0)
+    check_output_dir(out)
     gen = load_generator("toyscenes")
     ann_path = Path(annotations) if annotations else shipped_annotation_path()
     ann = AnnotationSet.load(ann_path)
@@ -53,7 +62,7 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
     layer = ann.layer
 
     step(f"rank {layer}: one streaming pass over {rank_samples} seeded samples")
-    stats = tally_unit_stats(gen, layer, rank_samples, seed=seed)
+    stats = tally_unit_stats(gen, layer, rank_samples, seed=seed, use_cache=use_cache)
     ranking = rank_units(stats, by="max", layer=layer)
 
     sheet_manifest = None
@@ -61,13 +70,13 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
         from .sheets import build_sheets
 
         step(f"contact sheets: top-10 samples of each of the {len(ranking.order)} units of {layer}")
-        sheet_manifest = build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=stats)
+        sheet_manifest = build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=stats, use_cache=use_cache)
 
     patch = Patch.from_annotations(ann, gen)
     step(f"repair: ablate {len(patch.units)} labelled units of {layer}; score vs {random_draws} random ablations "
          f"on the same {samples} latents")
     report = score_repair(gen, patch, RealSource.from_spec("world", seed=seed + 1, resolution=64), "toyscenes", samples, seed,
-                          random_draws, "all", None, bootstrap, progress=progress)
+                          random_draws, "all", None, bootstrap, use_cache=use_cache, progress=progress)
     step("export the patched generator (TorchScript + weights), verified against the hooked one")
     export = export_patched(gen, patch, out / "export", seed=seed).to_dict()
     report["annotations"] = {"path": str(ann_path), "units": ann.units,

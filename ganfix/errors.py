@@ -13,3 +13,7 @@ class UsageError(GanfixError):
 
 class NonFiniteActivations(GanfixError):
     """A layer produced NaN/Inf; the message names the units."""
+
+
+class NonFiniteSamples(GanfixError):
+    """Generated images (or their features) hold NaN/Inf; the message names how many samples and which ids."""

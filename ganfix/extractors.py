@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import cache_key, load_cached, save_cached
+from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import UsageError
 from .real_data import RealSource, TensorImages
 
@@ -423,9 +423,9 @@ def real_features(real: RealSource, n: int, extractor: Extractor, batch_size: in
     """Features of n real images, cached by data identity + extractor + n."""
     key = cache_key("real_features", data=real.identity(n), extractor=extractor.identity, n=n)
     if use_cache:
-        hit = load_cached("real_features", key)
+        hit = load_cached("real_features", key, validate=features_validator(n))
         if hit is not None:
-            return hit["features"]
+            return hit
     feats = extract(extractor, real.images(n), batch_size)
     if use_cache:
         save_cached("real_features", key, {"features": feats})

@@ -5,13 +5,14 @@ Loading specs (built-in names, checkpoints, TorchScript, file.py:factory) lives 
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
 from torch import nn
 
-from .errors import UsageError
+from .errors import GanfixError, UsageError
 from .fingerprint import fingerprint_module
 from .latents import sample_latents
 
@@ -58,6 +59,7 @@ class Generator:
         output_range: Sequence[float] = (-1.0, 1.0),
         name: str = "generator",
         device: str | torch.device | None = "cpu",
+        code_identity: str | None = None,
         image_shape: Sequence[int] | None = None,
     ):
         self.device = resolve_device(device)
@@ -70,6 +72,7 @@ class Generator:
             raise UsageError(f"--output-range must be lo,hi with lo < hi, got {lo},{hi}")
         self.output_range = (lo, hi)
         self.name = name
+        self.code_identity = code_identity  # extra code identity for the fingerprint (a factory file's hash)
         # Flat outputs ([N, 784]) are viewed as images of this shape; the module (and its fingerprint) is untouched.
         self.reshape = tuple(int(v) for v in image_shape) if image_shape else None
         if self.reshape is not None and (len(self.reshape) != 3 or min(self.reshape) < 1):
@@ -84,7 +87,7 @@ class Generator:
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = fingerprint_module(self.module)
+            self._fingerprint = fingerprint_module(self.module, extra_code=self.code_identity)
         return self._fingerprint
 
     # -- sampling -------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ class Generator:
     def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one output image, checked once on sample 0: 1 or 3 channels, at least 16×16."""
         if self._image_shape is None:
-            with torch.no_grad():
+            with torch.no_grad(), forward_errors(self):
                 out = self.module(self.latents([0], 0))
             if not isinstance(out, torch.Tensor):
                 raise UsageError(f"{self.name} returned {type(out).__name__}, not an image tensor")
@@ -147,7 +150,8 @@ class Generator:
     def layers(self) -> dict[str, LayerInfo]:
         """Every named submodule with a tensor output, in execution order (probed once on sample 0)."""
         if self._layers is None:
-            self._layers = probe_layers(self.module, self.latents([0], 0))
+            with forward_errors(self):
+                self._layers = probe_layers(self.module, self.latents([0], 0))
         return self._layers
 
     def top_layers(self) -> dict[str, LayerInfo]:
@@ -172,6 +176,29 @@ class Generator:
         return {"name": self.name, "fingerprint": self.fingerprint, "z_shape": list(self.z_shape),
                 "output_range": list(self.output_range), "device": str(self.device),
                 **({"image_shape": list(self.reshape)} if self.reshape else {})}
+
+
+@contextlib.contextmanager
+def forward_errors(gen: "Generator"):
+    """The first forward pass of a user's generator: an exception there is bad input (a wrong --z-shape,
+    a checkpoint that does not fit the code), one line and exit 2 before any work — not a ganfix crash."""
+    try:
+        yield
+    except GanfixError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's module may raise anything
+        raise UsageError(f"{gen.name}: the forward pass on a latent of shape {list(gen.z_shape)} failed "
+                         f"({exception_line(exc)}); check --z-shape and that the weights fit the code") from None
+
+
+def exception_line(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message` on one line; for TorchScript's interpreter errors, only the error at the end of its trace."""
+    lines = [p.strip() for p in str(exc).splitlines() if p.strip()]
+    if any("Traceback" in l for l in lines):
+        lines = lines[-1:]
+    text = "; ".join(lines)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def output_resolution(g) -> int:

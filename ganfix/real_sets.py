@@ -69,14 +69,10 @@ def check_fits(real: RealSource, channels: int, height: int, width: int, option:
             raise UsageError(f"{option} world renders square scenes, but the generator makes {height}×{width} images; "
                              f"pass {option} FOLDER")
         return
-    from PIL import Image
+    from .real_data import image_header
 
     for f in real._files(Path(real.location))[:CHECKED_FILES]:
-        try:
-            with Image.open(f) as im:
-                mode, (fw, fh) = im.mode, im.size
-        except OSError as exc:
-            raise UsageError(f"cannot read real image {f}: {exc}") from None
+        mode, (fw, fh) = image_header(f)  # oversized (decompression bombs) or unreadable: one line
         grey = mode in GREY_MODES
         if channels == 1 and not grey:
             raise UsageError(f"real image {f} is colour ({mode}) but the generator makes grey images; "

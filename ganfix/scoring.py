@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from . import distributed
-from .cache import cache_key, load_cached, save_cached
-from .errors import UsageError
+from .cache import cache_key, features_validator, load_cached, save_cached
+from .errors import NonFiniteSamples, UsageError
 from .extractors import Extractor, extract, real_features, resolve_extractor
 from .generator import Generator
 from .hooks import Trace
@@ -67,6 +67,31 @@ def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor:
                      extractor=extractor.identity)
 
 
+def _few(ids: list[int], limit: int = 10) -> str:
+    return ", ".join(map(str, ids[:limit])) + (f", … (+{len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def check_finite_samples(gen: Generator, ids: list[int], seed: int, patch: Patch | None, bad_images: list[int],
+                         bad_feats: list[int], extractor: Extractor) -> None:
+    """NaN/Inf images would become black pixels and a plausible-looking FID: refuse, naming the samples."""
+    which = f"{gen.name}{' (patched: ' + patch.layer + ' units ' + _few(patch.units, 8) + ')' if patch is not None else ''}"
+    if bad_images:
+        raise NonFiniteSamples(f"{which} produced non-finite values (NaN/Inf) in {len(bad_images)} of {len(ids)} samples "
+                               f"(seed {seed}, sample ids {_few(bad_images)}); FID/KID of such images would be meaningless: "
+                               "check the checkpoint, --z-shape and --output-range")
+    if bad_feats:
+        raise NonFiniteSamples(f"the {extractor.name} features of {which} are non-finite (NaN/Inf) for {len(bad_feats)} of "
+                               f"{len(ids)} samples (seed {seed}, sample ids {_few(bad_feats)}); check the feature extractor")
+
+
+def check_finite_real(feats: torch.Tensor, extractor: Extractor, real: RealSource) -> torch.Tensor:
+    bad = (~torch.isfinite(feats).all(1)).nonzero().flatten().tolist()
+    if bad:
+        raise NonFiniteSamples(f"the {extractor.name} features of {len(bad)} of {len(feats)} real images from "
+                               f"{real.location} are non-finite (NaN/Inf) (image indices {_few(bad)}); check the feature extractor")
+    return feats
+
+
 @torch.no_grad()
 def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Extractor, fe, patch: Patch | None = None,
                        batch_size: int = 64, on_batch: Callable[[int], None] | None = None, use_cache: bool = True) -> torch.Tensor:
@@ -74,12 +99,15 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
     Cached by generated_features_key, so an identical re-run (e.g. the same checkpoint in CI) is cheap."""
     key = generated_features_key(gen, ids, seed, extractor, patch)
     if use_cache:
-        hit = distributed.cached_collectively(lambda: load_cached("gen_features", key))
-        if hit is not None and hit["features"].shape[0] == len(ids):
+        hit = distributed.cached_collectively(
+            lambda: load_cached("gen_features", key, validate=features_validator(len(ids))))
+        if hit is not None:
             if on_batch:
                 on_batch(len(ids))
-            return hit["features"]
+            return hit
     feats = []
+    bad_images: list[int] = []  # sample ids whose image holds NaN/Inf (to_uint8 would turn them into black pixels)
+    bad_feats: list[int] = []
     ctx = patch.applied(gen) if patch is not None else None
     if ctx is not None:
         ctx.__enter__()
@@ -87,14 +115,23 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
         mine = distributed.shard(len(ids))  # positions in ids: all of them, or this rank's block under torchrun
         for lo in range(mine.start, mine.stop, batch_size):
             batch_ids = ids[lo:min(lo + batch_size, mine.stop)]
-            images = gen.to_uint8(gen.module(gen.latents(batch_ids, seed))).cpu()
-            feats.append(extract(extractor, images, batch_size, fe))
+            raw = gen.module(gen.latents(batch_ids, seed))
+            finite = torch.isfinite(raw.reshape(raw.shape[0], -1)).all(1).cpu()
+            bad_images += [i for i, ok in zip(batch_ids, finite.tolist()) if not ok]
+            images = gen.to_uint8(raw).cpu()
+            f = extract(extractor, images, batch_size, fe)
+            bad_feats += [i for i, ok in zip(batch_ids, torch.isfinite(f).all(1).tolist()) if not ok]
+            feats.append(f)
             if on_batch:
                 on_batch(len(batch_ids) * distributed.world_size())
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
-    # under torchrun: every rank's block, concatenated in rank order = the ids' order
+    # under torchrun: every rank's block, concatenated in rank order = the ids' order; every rank sees every
+    # rank's non-finite ids, so all of them refuse together (no rank left waiting in a collective)
+    bad_images = [i for part in distributed.gather(bad_images) for i in part]
+    bad_feats = [i for part in distributed.gather(bad_feats) for i in part]
+    check_finite_samples(gen, ids, seed, patch, bad_images, bad_feats, extractor)
     out = torch.cat([f for f in distributed.gather(torch.cat(feats) if feats else None) if f is not None])
     if use_cache:
         save_cached("gen_features", key, {"features": out})
@@ -122,12 +159,14 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
                     batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
                     offline: bool | None = None) -> dict:
     """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     from .real_sets import offline_features_for
 
     subset = check_kid_subset(samples, kid_subset_size)
     extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
-    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
+    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
     k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
     return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
@@ -151,6 +190,10 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
                  kid_subsets: int = 100, offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    if bootstrap is not None and bootstrap < 0:  # checked before any work, not after scoring
+        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
     if random_draws < 1:
         raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
     subset = check_kid_subset(samples, kid_subset_size)
@@ -165,7 +208,7 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
 
     extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
     fe = extractor.build()
-    real_feats = real_features(real, samples, extractor, batch_size, use_cache)
+    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     rstats = real_stats(real_feats)
     num_units = gen.layer(patch.layer).units
     randoms = [patch.random_like(num_units, d, seed) for d in range(random_draws)]

@@ -108,8 +108,10 @@ def find_config(start: Path | None = None) -> Path:
         if (folder / "ganfix.toml").is_file():
             return folder / "ganfix.toml"
         py = folder / "pyproject.toml"
-        if py.is_file() and "ganfix" in _read_toml(py).get("tool", {}):
-            return py
+        if py.is_file():
+            tool = _read_toml(py).get("tool", {})
+            if isinstance(tool, dict) and "ganfix" in tool:
+                return py
     raise UsageError(f"no ganfix.toml (or [tool.ganfix] in pyproject.toml) in {here} or above; pass --config FILE")
 
 
@@ -139,6 +141,8 @@ def load_config(path: str | Path | None = None) -> CheckConfig:
         if not isinstance(tool, dict) or "ganfix" not in tool:
             raise UsageError(f"{path} has no [tool.ganfix] table")
         data = tool["ganfix"]
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: tool.ganfix must be a table [tool.ganfix], got {type(data).__name__} {data!r:.60}")
         where = "[tool.ganfix]"
     else:
         where = ""

@@ -7,8 +7,9 @@ from .config import CheckConfig
 class ScoringMetrics:
     """Scores a generator with the settings of a CheckConfig; the real-data source is built once."""
 
-    def __init__(self, cfg: CheckConfig):
+    def __init__(self, cfg: CheckConfig, use_cache: bool = True):
         self.cfg = cfg
+        self.use_cache = use_cache
         self._real = None
 
     def real(self, gen):
@@ -24,7 +25,7 @@ class ScoringMetrics:
         from ..scoring import score_generator
 
         return score_generator(gen, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
-                               seed=self.cfg.seed, inception_weights=self.cfg.inception_weights)
+                               seed=self.cfg.seed, inception_weights=self.cfg.inception_weights, use_cache=self.use_cache)
 
     def repair(self, gen, patch) -> dict:
         from ..scoring import score_repair
@@ -32,4 +33,4 @@ class ScoringMetrics:
         return score_repair(gen, patch, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
                             seed=self.cfg.seed, random_draws=self.cfg.random_draws,
                             bootstrap=self.cfg.bootstrap,
-                            inception_weights=self.cfg.inception_weights)
+                            inception_weights=self.cfg.inception_weights, use_cache=self.use_cache)

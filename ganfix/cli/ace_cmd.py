@@ -43,10 +43,14 @@ def register(app: typer.Typer) -> None:
         stride: int = typer.Option(1, "--stride", help="Sweep: grid stride in layer cells."),
         patch: int = typer.Option(1, "--patch", help="Sweep: inserted square size in layer cells."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """Average causal effect of a unit set on a class: ablate where present, insert where absent."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         from ..dissect import (ablation_curve, average_causal_effect, dissect, insertion_sweep, insertion_values,
                                optimize_unit_mask, require_spatial, select_by_ace, select_by_iou, select_by_mask,
                                single_unit_ace)
@@ -70,13 +74,13 @@ def register(app: typer.Typer) -> None:
         n = min(n, d)
         with progress_bar("insertion values", samples, err_console) as bar:
             t = bar.add_task("v", total=samples)
-            value = insertion_values(g, seg, layer, cls, samples, seed, batch_size, insert_value)
+            value = insertion_values(g, seg, layer, cls, samples, seed, batch_size, insert_value, use_cache=not no_cache)
             bar.advance(t, samples)
         dis = None
         if fixed is None or select == "iou":
             with progress_bar(f"dissect {layer}", 2 * samples, err_console) as bar:
                 t = bar.add_task("d", total=2 * samples)
-                dis = dissect(g, [layer], seg, samples, seed, batch_size, on_batch=lambda k: bar.advance(t, k))[layer]
+                dis = dissect(g, [layer], seg, samples, seed, batch_size, use_cache=not no_cache, on_batch=lambda k: bar.advance(t, k))[layer]
         scores_note = "iou"
         if fixed is not None:
             chosen, scores, scores_note = list(fixed), [None] * len(fixed), "given"

@@ -77,6 +77,10 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_output_file(annotations, "--annotations")
+        check_cache_writable(not no_cache)
         from ..annotations import default_annotation_path
 
         check_sample_args(samples, batch_size, k)
@@ -97,11 +101,16 @@ def register(app: typer.Typer) -> None:
         aset = open_set(g, layer, set_name, Path(path), force, source)
 
         if to_mark or to_unmark:  # scripted labelling: no sheets, no server
-            for u in to_mark:
-                aset.mark(u, marked=True, text=text)
-            for u in to_unmark:
-                aset.mark(u, marked=False)
-            aset.save(path)
+            from ..annotations import update_file
+
+            def apply(s):
+                for u in to_mark:
+                    s.mark(u, marked=True, text=text)
+                for u in to_unmark:
+                    s.mark(u, marked=False)
+
+            # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
+            aset, _ = update_file(path, aset, apply)
             if json_output:
                 print_json({"file": str(path), "layer": layer, "set": set_name, "units": list(aset.units)})
             else:

@@ -1,11 +1,13 @@
 """`ganfix` entry point. Each command lives in its own module under ganfix.cli and registers itself.
 
 Errors a user can cause (GanfixError) print one line on stderr and exit 2; a failed quality gate
-exits 1; anything else is an internal error (traceback, exit 3+ from Python).
+exits 1; anything else is an internal error: one line and exit 3 (the traceback with `ganfix --debug …`
+or GANFIX_DEBUG=1).
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -16,7 +18,10 @@ app = typer.Typer(
     name="ganfix",
     help="Debug and repair trained GAN generators (GAN Dissection, offline, on CPU or GPU). "
          "Every command also takes --threads N (CPU threads for torch; default: $GANFIX_THREADS, else the CPUs "
-         "this process may use, divided among torchrun's processes on the node).",
+         "this process may use, divided among torchrun's processes on the node).\n\n"
+         "Exit codes: 0 success, 1 a failed quality gate (check), 2 bad input (one line), 3 an internal error "
+         "(one line; the traceback with --debug). GEN specs of the form file.py:factory (and --features "
+         "file.py:factory) import and run that file: use only code you trust there.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -40,6 +45,15 @@ COMMAND_MODULES = [
     "ace_cmd",
     "world_cmd",
 ]
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of internal errors (also GANFIX_DEBUG=1)."),
+) -> None:
+    """Global options (before the command: `ganfix --debug score …`)."""
+    if debug:
+        os.environ["GANFIX_DEBUG"] = "1"
 
 
 def _register_all() -> None:
@@ -89,6 +103,10 @@ def main() -> None:
     except GanfixError as exc:  # raised outside a command body (e.g. during parsing callbacks)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 — outside a command body: still one line and exit 3, never 1
+        from .common import report_internal_error
+
+        sys.exit(report_internal_error(exc))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,14 @@ def register(app: typer.Typer) -> None:
         samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Override `samples` from the config."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Override `seed` from the config."),
         device: Optional[str] = typer.Option(None, "--device", help="Override `device` from the config (cpu or cuda[:i])."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         json_output: bool = JsonOpt,
     ) -> None:
         """Score the configured generator and evaluate the quality gates from ganfix.toml."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_file(junit, "--junit")
+        check_output_file(write_baseline, "--write-baseline")
+        check_cache_writable(not no_cache)
         from ..check.config import load_config
         from ..check.gates import run_check
         from ..check.metrics import ScoringMetrics
@@ -35,6 +40,9 @@ def register(app: typer.Typer) -> None:
 
         started = time.perf_counter()
         cfg = load_config(config)
+        if config is None and cfg.source is not None:  # found by searching here and above: say which file
+            where = "" if cfg.source.parent == Path.cwd().resolve() else " (found in a parent folder)"
+            err_console.print(f"using config {cfg.source}{where}", highlight=False, soft_wrap=True)
         if samples is not None:
             if samples < 2:
                 raise UsageError(f"--samples must be at least 2, got {samples}")
@@ -53,7 +61,7 @@ def register(app: typer.Typer) -> None:
         gen = load_generator(cfg.generator, weights=cfg.weights, z_shape=cfg.z_shape, output_range=cfg.output_range,
                              device=cfg.device, trust_pickle=cfg.trust_pickle)
         with err_console.status(f"scoring {gen.name} ({cfg.features} features, N={cfg.samples})…"):
-            report = run_check(cfg, gen, ScoringMetrics(cfg), skip_baseline=write_baseline is not None)
+            report = run_check(cfg, gen, ScoringMetrics(cfg, use_cache=not no_cache), skip_baseline=write_baseline is not None)
         elapsed = time.perf_counter() - started
 
         if write_baseline is not None:

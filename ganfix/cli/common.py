@@ -4,10 +4,13 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -24,6 +27,28 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+INTERNAL_ERROR_EXIT = 3  # distinct from 1 (a failed gate) and 2 (bad input): CI can tell a crash from a failing model
+
+
+def debug_enabled() -> bool:
+    """--debug (the global option) or GANFIX_DEBUG=1: internal errors show their traceback."""
+    return os.environ.get("GANFIX_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for a crash: what failed and how to get the traceback."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (f"internal error (a bug in ganfix or in code it ran): {type(exc).__name__}"
+            f"{': ' + first if first else ''}; re-run with --debug (or GANFIX_DEBUG=1) for the traceback")
+
+
+def report_internal_error(exc: BaseException) -> int:
+    if debug_enabled():
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    err_console.print(f"[bold red]error:[/] {escape(internal_error_line(exc))}", highlight=False, soft_wrap=True)
+    return INTERNAL_ERROR_EXIT
+
+
 def _rank_prefix() -> str:
     from ..distributed import rank, world_size
 
@@ -31,7 +56,8 @@ def _rank_prefix() -> str:
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Turn user-caused errors into one line on stderr and exit code 2 (no traceback)."""
+    """User-caused errors: one line on stderr and exit 2 (no traceback). Internal errors: one line and
+    exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes through."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,6 +70,10 @@ def handle_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the point: no crash reads as a failed gate (exit 1)
+            raise typer.Exit(report_internal_error(exc))
 
     return wrapper
 
@@ -75,7 +105,7 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 
 # Reusable typer options for loading a generator spec.
-GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights.")
+GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")

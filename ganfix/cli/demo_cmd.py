@@ -26,9 +26,13 @@ def register(app: typer.Typer) -> None:
         bootstrap: int = typer.Option(200, "--bootstrap"),
         annotations: Optional[Path] = typer.Option(None, "--annotations", help="Use this set instead of the shipped one."),
         no_sheets: bool = typer.Option(False, "--no-sheets", help="Skip the contact sheets."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         json_output: bool = JsonOpt,
     ) -> None:
         """Run rank → sheets → shipped annotation set → repair → score on the toy generator and print Table 1."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)  # numbers: checked by run_demo before any work
         console = console_for(json_output)
         t0 = time.perf_counter()
         n_total = (2 + random_draws) * samples
@@ -43,7 +47,7 @@ def register(app: typer.Typer) -> None:
                 bar.advance(task, n)
 
             result = run_demo(out, samples, rank_samples, seed, random_draws, bootstrap, annotations, not no_sheets,
-                              step=step, progress=progress)
+                              step=step, progress=progress, use_cache=not no_cache)
         report = result["report"]
         if json_output:
             print_json({**report, "export": result["export"]})

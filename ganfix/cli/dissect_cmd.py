@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Which units match which segmentation classes (IoU at IQR-optimal thresholds), per layer."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         from ..dissect import Criteria, dissect
         from ..dissect.report import comparison_rows, write_dissect_report
         from ..segmenters import load_segmenter

@@ -44,6 +44,9 @@ def register(app: typer.Typer) -> None:
         json_output: bool = JsonOpt,
     ) -> None:
         """Rank the units of a layer from one streaming pass over seeded samples."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         check_sample_args(samples, batch_size, k)
         if top < 1:
             raise UsageError(f"--top must be at least 1, got {top}")

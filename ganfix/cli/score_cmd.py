@@ -38,10 +38,15 @@ def register(app: typer.Typer) -> None:
         kid_subset_size: Optional[int] = typer.Option(None, "--kid-subset-size"),
         batch_size: int = typer.Option(64, "--batch-size", "-b"),
         out: Optional[Path] = typer.Option(None, "--out", help="Write score.json here."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics (results are the same; caches are checksummed)."),
         gen_opts: GenOptions = None,
         json_output: bool = JsonOpt,
     ) -> None:
         """FID/KID (torch-fidelity) of GEN's samples 0…N−1 against N real images."""
+        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
+        check_at_least(batch_size, "--batch-size", 1)
+        check_output_dir(out)
+        check_cache_writable(not no_cache)
         if samples < 1:
             raise UsageError(f"--samples must be at least 1, got {samples}")
         check_kid_subset(samples, kid_subset_size)
@@ -60,7 +65,8 @@ def register(app: typer.Typer) -> None:
         with progress_bar("scoring", samples, err_console) as bar:
             task = bar.add_task("score", total=samples)
             result = score_generator(g, real_src, features, samples, seed, patch, inception_weights, kid_subset_size,
-                                     batch_size, on_batch=lambda n: bar.advance(task, n), offline=offline or None)
+                                     batch_size, use_cache=not no_cache, on_batch=lambda n: bar.advance(task, n),
+                                     offline=offline or None)
         result = {"generator": g.describe(), "patched_units": patch.units if patch else None,
                   "layer": patch.layer if patch else None, **result}
         if out is not None:

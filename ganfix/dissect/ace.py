@@ -46,7 +46,7 @@ def _batches(start: int, samples: int, batch_size: int):
 
 @torch.no_grad()
 def insertion_values(gen: Generator, segmenter: Segmenter, layer: str, cls: int, samples: int, seed: int = 0,
-                     batch_size: int = 32, mode: str = "mean") -> torch.Tensor:
+                     batch_size: int = 32, mode: str = "mean", use_cache: bool = True) -> torch.Tensor:
     """Per-unit insertion value k [d]: mean activation where `cls` is present, or a quantile ("q0.99")."""
     require_spatial(gen, layer, "insertion")
     info = gen.layer(layer)
@@ -57,7 +57,7 @@ def insertion_values(gen: Generator, segmenter: Segmenter, layer: str, cls: int,
             raise UsageError(f"--insert-value must be 'mean' or q<quantile> such as q0.99, got {mode!r}") from None
         if not 0 <= q <= 1:
             raise UsageError(f"insertion quantile must be in [0, 1], got {q}")
-        return tally_unit_stats(gen, layer, samples, seed=seed, batch_size=batch_size).quantile(q).float()
+        return tally_unit_stats(gen, layer, samples, seed=seed, batch_size=batch_size, use_cache=use_cache).quantile(q).float()
     if mode != "mean":
         raise UsageError(f"--insert-value must be 'mean' or q<quantile> such as q0.99, got {mode!r}")
     total = torch.zeros(info.units, dtype=torch.float64)

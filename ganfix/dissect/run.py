@@ -47,6 +47,18 @@ def _counts_key(gen, layer, seg_id, thr, samples, seed, start) -> str:
 
 
 @torch.no_grad()
+def _valid_counts(state: dict, thresholds: torch.Tensor, n_cls: int) -> IoUStat:
+    """A cached entry as IoUStat, or CacheEntryInvalid when its shapes do not fit these thresholds/classes."""
+    from ..cache import CacheEntryInvalid
+
+    stat = IoUStat.from_state_dict(state)
+    d, levels = thresholds.shape[0], thresholds.shape[-1] if thresholds.dim() > 1 else 1
+    if tuple(stat.inter.shape) != (d, levels, n_cls) or tuple(stat.unit_on.shape) != (d, levels) \
+            or tuple(stat.class_px.shape) != (n_cls,):
+        raise CacheEntryInvalid(f"IoU counts of shape {tuple(stat.inter.shape)}, expected {(d, levels, n_cls)}")
+    return stat
+
+
 def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, torch.Tensor], samples: int,
                    seed: int = 0, batch_size: int = 32, start: int = 0, use_cache: bool = True,
                    on_batch: Optional[Callable[[int], None]] = None) -> dict[str, IoUStat]:
@@ -60,9 +72,10 @@ def dissect_counts(gen: Generator, segmenter: Segmenter, thresholds: dict[str, t
     keys = {l: _counts_key(gen, l, seg_id, thresholds[l], samples, seed, start) for l in layers} if seg_id else {}
     out: dict[str, IoUStat] = {}
     for l, k in keys.items():
-        cached = distributed.cached_collectively(lambda k=k: load_cached("dissect_counts", k))
+        cached = distributed.cached_collectively(
+            lambda k=k, l=l: load_cached("dissect_counts", k, validate=lambda s: _valid_counts(s, thresholds[l], n_cls)))
         if cached is not None:
-            out[l] = IoUStat.from_state_dict(cached)
+            out[l] = cached
     todo = [l for l in layers if l not in out]
     if not todo:
         if on_batch:

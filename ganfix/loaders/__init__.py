@@ -15,8 +15,8 @@ from torch import nn
 from ..errors import UsageError
 from ..generator import Generator, resolve_device
 from ..models.progan import looks_like_progan, progan_from_state_dict
-from ..user_code import is_factory_spec
-from .checkpoint import read_state, unwrap_state_dict
+from ..user_code import factory_identity, is_factory_spec
+from .checkpoint import one_line, read_state, unwrap_state_dict
 from .factory import infer_z_shape, load_factory
 from .stylegan_pickle import StyleGANAdapter
 from .torchscript import is_torchscript, load_torchscript
@@ -43,6 +43,9 @@ def load_generator(
     (e.g. an EMA copy) is listed in the generator's `notes`."""
     from ..registry import builtin_generators, get_builtin_generator
 
+    from ..preflight import check_z_shape
+
+    check_z_shape(z_shape)
     dev = resolve_device(device)
     out_range = tuple(output_range) if output_range else None
     notes: list[str] = []
@@ -58,11 +61,13 @@ def load_generator(
         return make(module, z_shape or builtin.z_shape, out_range or builtin.output_range)
 
     if is_factory_spec(spec):
-        module = load_factory(spec, weights, weights_key, strip_prefix, notes)
+        module = load_factory(spec, weights, weights_key, strip_prefix, notes, trust_pickle)
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape (e.g. --z-shape 128,1,1)")
-        return make(module, shape, out_range or (-1.0, 1.0), weights)
+        g = make(module, shape, out_range or (-1.0, 1.0), weights)
+        g.code_identity = factory_identity(spec)
+        return g
 
     path = Path(spec)
     if weights is not None:
@@ -92,7 +97,7 @@ def load_generator(
                          "for other architectures use path/to/model.py:factory --weights ckpt")
     try:
         module = progan_from_state_dict(state)
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise UsageError(f"{path}: ProGAN state dict is inconsistent: {str(exc).splitlines()[0][:200]}") from None
+    except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(f"{path}: ProGAN state dict is inconsistent: {one_line(exc)}") from None
     shape = tuple(z_shape) if z_shape else (module.z_dim,)
     return make(module, shape, out_range or (-1.0, 1.0), spec)

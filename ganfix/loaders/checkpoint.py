@@ -2,6 +2,7 @@
 the dict people save (`--weights-key`, `--strip-prefix`, EMA copies preferred), strict loading."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import torch
@@ -13,18 +14,38 @@ EMA_KEYS = ("g_ema", "G_ema", "ema", "netG_ema", "generator_ema", "ema_state_dic
 GENERATOR_KEYS = ("state_dict", "generator", "G", "netG", "netG_state_dict", "gen", "model", "model_state_dict")
 
 
+def one_line(exc: BaseException, limit: int = 600) -> str:
+    """An exception's whole message on one line (torch puts the detail after the first line)."""
+    text = "; ".join(part.strip() for part in str(exc).splitlines() if part.strip()).replace(":; ", ": ") or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def looks_like_torch_file(path: Path) -> bool:
+    """A torch zip archive or a pickle (protocol ≥ 2 starts with 0x80); anything else is not a checkpoint."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    return zipfile.is_zipfile(path) or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
+
+
 def read_state(path: Path, trust_pickle: bool = False) -> object:
     if not path.exists():
         raise UsageError(f"checkpoint not found: {path}")
     if not path.is_file():
         raise UsageError(f"checkpoint is not a file: {path}")
+    if not looks_like_torch_file(path):
+        raise UsageError(f"{path} is not a checkpoint (neither a torch zip archive nor a pickle); check the path")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise UsageError(f"{path} needs code to unpickle; re-run with --trust-pickle only if you trust this file") from None
-        raise UsageError(f"could not read checkpoint {path}: {reason[:200]} (is it a torch .pt file?)") from None
+        reason = one_line(exc, 300)
+        if not trust_pickle and ("weights_only" in str(exc) or "Unsupported global" in str(exc)):
+            raise UsageError(f"{path} needs code to unpickle (it is not a plain state dict of tensors); "
+                             "re-run with --trust-pickle only if you trust this file") from None
+        trusted = " even with --trust-pickle" if trust_pickle else ""
+        raise UsageError(f"could not read checkpoint {path}{trusted}: {reason} (a corrupt or foreign file?)") from None
 
 
 def _is_tensor_dict(obj: object) -> bool:

@@ -25,18 +25,25 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
         if first is None:
             return None
         dim = first.in_features if isinstance(first, nn.Linear) else first.in_channels
+    failures = []
     with torch.no_grad():
         for shape in ((dim,), (dim, 1, 1)):
             try:
                 module(torch.zeros(1, *shape))
                 return shape
-            except Exception:
-                continue
+            except Exception as exc:  # noqa: BLE001 - the user's forward may raise anything
+                failures.append((shape, exc))
+    if failures:  # every guess failed: say what the forward said, so a broken module is not blamed on the shape
+        from ..generator import exception_line
+
+        tried = "; ".join(f"{[1, *s]}: {exception_line(e, 150)}" for s, e in failures)
+        raise UsageError(f"the forward pass failed for every latent shape tried ({tried}); "
+                         "fix the module, or pass --z-shape if none of these shapes is right")
     return None
 
 
 def load_factory(spec: str, weights: str | None, weights_key: str | None = None, strip_prefix: str | None = None,
-                 notes: list[str] | None = None) -> nn.Module:
+                 notes: list[str] | None = None, trust_pickle: bool = False) -> nn.Module:
     module = call_factory(spec, "generator")
     if not isinstance(module, nn.Module):
         raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
@@ -44,6 +51,6 @@ def load_factory(spec: str, weights: str | None, weights_key: str | None = None,
         raise UsageError("--weights-key and --strip-prefix read the checkpoint given with --weights; add --weights CKPT")
     if weights is not None:
         wpath = Path(weights)
-        state = unwrap_state_dict(read_state(wpath), wpath, weights_key, strip_prefix, notes)
+        state = unwrap_state_dict(read_state(wpath, trust_pickle), wpath, weights_key, strip_prefix, notes)
         load_strict(module, state, wpath)
     return module

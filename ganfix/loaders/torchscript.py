@@ -61,7 +61,13 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
     # Expose intermediate layers when the module is a plain chain of children (verified).
     z = sample_latents([0, 1], 0, z_shape)
     with torch.no_grad():
-        ref = script(z)
+        try:
+            ref = script(z)
+        except Exception as exc:  # noqa: BLE001 - the user's scripted code may raise anything
+            from ..generator import exception_line
+
+            raise UsageError(f"{path}: the forward pass on a latent of shape {list(z_shape)} failed "
+                             f"({exception_line(exc)}); check --z-shape") from None
         for reshape in (False, True):
             try:
                 chain = ScriptChain(script, reshape)

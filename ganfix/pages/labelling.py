@@ -22,6 +22,8 @@ class LabelSession:
         self.sheets_dir = Path(sheets_dir)
         self.valid_units = {int(u["unit"]) for u in manifest["units"]}
         self._lock = threading.Lock()
+        self._known = aset.label_snapshot()  # the labels as this page last saw them on disk
+        self.external: list[int] = []        # units another writer changed, found at the last save
 
     def labels(self) -> dict:
         return {str(k): dict(v) for k, v in self.aset.labels.items()}
@@ -51,12 +53,20 @@ class LabelSession:
             raise UsageError("nothing to change: give 'marked' and/or 'text'")
         with self._lock:
             self._save(unit, marked, None if text is None else text.strip())  # None: keep
-            return {"labels": self.labels(), "marked": list(self.aset.units)}
+            note = None
+            if self.external:
+                note = (f"kept changes made elsewhere to unit{'s' if len(self.external) > 1 else ''} "
+                        f"{', '.join(map(str, self.external[:12]))}{' …' if len(self.external) > 12 else ''}")
+            return {"labels": self.labels(), "marked": list(self.aset.units), "external": self.external, "note": note}
 
     def _save(self, unit: int, marked: bool | None, text: str | None) -> None:
-        """Apply one change and write the file (synchronous: the reply means the label is on disk)."""
-        self.aset.mark(unit, marked=marked, text=text)
-        self.aset.save(self.path)
+        """Apply one change to the file as it is on disk now, under its lock (read-merge-write: a `--mark` from
+        another process is kept), and note what others changed. Synchronous: the reply means it is on disk."""
+        from ..annotations import update_file
+
+        self.aset, self.external = update_file(self.path, self.aset, lambda s: s.mark(unit, marked=marked, text=text),
+                                               self._known)
+        self._known = self.aset.label_snapshot()
 
 
 def labelling_page(session: LabelSession) -> Page:

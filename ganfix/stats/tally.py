@@ -33,6 +33,17 @@ def stats_cache_key(gen: Generator, layer: str, samples: int, seed: int, k: int,
 
 
 @torch.no_grad()
+def _valid_stats(state: dict, units: int, k: int) -> UnitStats:
+    """A cached entry as UnitStats, or CacheEntryInvalid when its structure does not fit this pass."""
+    from ..cache import CacheEntryInvalid
+
+    stats = UnitStats.from_state_dict(state)
+    if tuple(stats.topk.values.shape) != (units, k) or tuple(stats.topk.ids.shape) != (units, k) \
+            or tuple(stats.mean.shape) != (units,):
+        raise CacheEntryInvalid(f"unit statistics of shape {tuple(stats.topk.values.shape)}, expected ({units}, {k})")
+    return stats
+
+
 def tally_unit_stats(
     gen: Generator,
     layer: str,
@@ -49,9 +60,9 @@ def tally_unit_stats(
     info = gen.layer(layer)
     key = stats_cache_key(gen, layer, samples, seed, k, capacity, start)
     if use_cache:
-        cached = distributed.cached_collectively(lambda: load_cached("unit_stats", key))
-        if cached is not None:
-            stats = UnitStats.from_state_dict(cached)
+        stats = distributed.cached_collectively(
+            lambda: load_cached("unit_stats", key, validate=lambda sd: _valid_stats(sd, info.units, k)))
+        if stats is not None:
             if on_batch:
                 on_batch(samples)
             return stats

@@ -87,7 +87,7 @@
       const data = await api("api/label", change);
       labels = data.labels;
       pending--;
-      if (!pending) setStatus("saved", "saved ✓");
+      if (!pending) setStatus("saved", data.note ? `saved ✓ · ${data.note}` : "saved ✓");
     } catch (err) {
       pending--;
       setStatus("error", `not saved: ${err.message}`);
