@@ -19,7 +19,7 @@ from .patch import Patch
 from .ranking import rank_units
 from .real_data import RealSource
 from .repair.report import write_outputs
-from .scoring import score_repair
+from .scoring import DEFAULT_RANDOM_DRAWS, score_repair
 from .stats.tally import tally_unit_stats
 
 PACKAGED_SET = Path(__file__).parent / "world" / "assets" / "toyscenes-artifacts.json"
@@ -43,13 +43,14 @@ def shipped_annotation_path() -> Path:
 DEMO_SEED = 2
 
 
-def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = 5,
+def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = DEFAULT_RANDOM_DRAWS,
              bootstrap: int = 200, annotations: Path | None = None, sheets: bool = True,
              step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True) -> dict:
     # Every number checked before any work: a bad one must not leave sheets/ or a half-filled --out behind.
     from .preflight import check_at_least, check_output_dir
     from .scoring import check_kid_subset
 
+    check_at_least(samples, "--samples", 2)  # KID needs two samples per subset
     check_kid_subset(samples, None)
     check_at_least(rank_samples, "--rank-samples", 1)
     check_at_least(random_draws, "--random-draws", 1)

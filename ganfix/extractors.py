@@ -8,7 +8,9 @@
   folder); without one it lets torch-fidelity download into that cache, unless `offline` (`--offline`,
   or GANFIX_OFFLINE=1) forbids it. When the weights cannot be had: one line naming the file and the
   way out, never a traceback.
-- `toyscenes`: the embedded toy world's offline extractor.
+- `toyscenes`: the embedded toy world's offline extractor (the segmenter's encoder); `toyscenes-ssl`: a
+  second offline space, a self-supervised encoder trained independently of the segmenter
+  (ganfix/world/toy_ssl.py).
 - `path/to/file.py:factory`: the user's own network. `factory()` returns an `nn.Module` mapping uint8
   images [N, C, H, W] (0…255) to features [N, D]. Optional attributes declare what it wants:
   `input_channels` (1 or 3: ganfix replicates grey to RGB or averages RGB to grey) and `input_size`
@@ -291,10 +293,10 @@ class Extractor:
             ident["fingerprint"] = self.user.fingerprint
         elif self.weights_sha:
             ident["weights"] = self.weights_sha
-        elif self.name == "toyscenes":
-            from .world import toy_segmenter as segmenter
+        elif self.name in ("toyscenes", "toyscenes-ssl"):
+            from .world import toy_segmenter, toy_ssl
 
-            asset = getattr(segmenter, "SEGMENTER_WEIGHTS", None)
+            asset = toy_segmenter.SEGMENTER_WEIGHTS if self.name == "toyscenes" else toy_ssl.SSL_WEIGHTS
             if asset and Path(asset).exists():
                 ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
         return ident
@@ -354,9 +356,16 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
         from .world.toy_extractor import ensure_registered
 
         ensure_registered()
+    if features == "toyscenes-ssl":  # the embedded world's second, independent space (world/toy_ssl.py)
+        from .world.toy_ssl import SSL_WEIGHTS, ensure_registered as ensure_ssl
+
+        if not SSL_WEIGHTS.is_file():
+            raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
+                             "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
+        ensure_ssl()
     name = INCEPTION_NAME if features == "inception" else features
     if name not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception", "toyscenes"})
+        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception", "toyscenes", "toyscenes-ssl"})
         names = [n for n in names if not n.startswith("ganfix-user-")]
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}, "
                          "or your own as path/to/file.py:factory")

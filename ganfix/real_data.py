@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,6 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 
 def max_image_pixels() -> int:
-    import os
-
     try:
         return max(1, int(os.environ.get("GANFIX_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS)))
     except ValueError:
@@ -125,6 +124,7 @@ class FileDigests:
     def __init__(self, root: Path):
         from .cache import cache_root
 
+        self.given = str(root)
         self.root = root.resolve()
         self.index = cache_root() / "file_digests" / (hashlib.sha256(str(self.root).encode()).hexdigest()[:32] + ".json")
         self.known: dict[str, list] = {}
@@ -140,7 +140,7 @@ class FileDigests:
     def digest(self, path: Path) -> str:
         st = path.stat()
         stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
-        rel = str(path.resolve().relative_to(self.root)) if path.resolve().is_relative_to(self.root) else str(path.resolve())
+        rel = os.path.relpath(path, self.given)  # files come from rglob under the root as given: no resolve() per file
         hit = self.known.get(rel)
         if hit is not None and hit[0] == stamp:
             return hit[1]

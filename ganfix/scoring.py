@@ -174,6 +174,11 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
             "real_label": real.label}
 
 
+# Random unit sets per repair score. 10, not 5: see docs/reproduce.py's "draws" section — with 5 the
+# hierarchical interval's upper end moves by more between independent draw sets.
+DEFAULT_RANDOM_DRAWS = 10
+
+
 def _interval(values: list[float]) -> list[float]:
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
@@ -184,8 +189,56 @@ def auto_bootstrap(feature_dim: int) -> int:
     return 200 if feature_dim <= 512 else 10
 
 
+HIERARCHICAL_METHOD = ("hierarchical bootstrap: each resample draws the samples (paired across variants) and, "
+                       "independently, the random unit sets (with replacement from the K draws)")
+
+
+def repair_bootstrap(feats: dict[str, torch.Tensor], rstats: dict, draws: int, bootstrap: int, seed: int) -> dict:
+    """Bootstrap intervals for a repair from per-sample features of `original`, `patched`, `random0…`.
+
+    Samples are resampled with replacement, paired (the same latents for every variant). For
+    patched − random the random unit sets are resampled too (K of the K draws, with replacement,
+    from an independent stream): the interval then includes how much the answer depends on which
+    random units were drawn (`ci95_vs_random`). `ci95_vs_random_paired` keeps the draws fixed (the
+    sample-only interval, narrower when the draws disagree); with identical draws both are equal.
+    `per_draw_ci95[d]` is the paired interval of patched − draw d."""
+    if bootstrap == 0:
+        return {"ci95": None, "ci95_vs_random": None, "ci95_vs_random_paired": None, "per_draw_ci95": [None] * draws}
+    n = feats["original"].shape[0]
+    rng = np.random.default_rng([seed, 0xB007])  # samples: the same stream as the earlier paired-only bootstrap
+    rng_draws = np.random.default_rng([seed, 0xD4A5])
+    d_orig, d_paired, d_hier, per_draw = [], [], [], [[] for _ in range(draws)]
+    for _ in range(bootstrap):
+        idx = torch.from_numpy(rng.integers(0, n, n))
+        pick = rng_draws.integers(0, draws, draws)
+        f_o = fid(feats["original"][idx], rstats)
+        f_p = fid(feats["patched"][idx], rstats)
+        f_r = np.array([fid(feats[f"random{d}"][idx], rstats) for d in range(draws)])
+        d_orig.append(f_p - f_o)
+        d_paired.append(f_p - float(f_r.mean()))
+        d_hier.append(f_p - float(f_r[pick].mean()))
+        for d in range(draws):
+            per_draw[d].append(f_p - float(f_r[d]))
+    return {"ci95": _interval(d_orig), "ci95_vs_random": _interval(d_hier), "ci95_vs_random_paired": _interval(d_paired),
+            "per_draw_ci95": [_interval(v) for v in per_draw]}
+
+
+def random_beats_patch(random_fids: list[float], patched_fid: float) -> dict:
+    """Permutation-style answer: how often does a random unit set of the same size do at least as well?
+
+    `fraction`: share of the K draws with FID ≤ the patch's; `ci95`: the exact (Clopper–Pearson)
+    binomial interval for that share among all random sets; `p_value`: (k + 1) / (K + 1), the
+    Monte-Carlo permutation p-value for "the patch is no better than a random set"."""
+    from scipy.stats import beta
+
+    k, K = int(sum(f <= patched_fid for f in random_fids)), len(random_fids)
+    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, K - k + 1))
+    hi = 1.0 if k == K else float(beta.ppf(0.975, k + 1, K - k))
+    return {"count": k, "draws": K, "fraction": k / K, "ci95": [lo, hi], "p_value": (k + 1) / (K + 1)}
+
+
 def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
-                 seed: int = 0, random_draws: int = 5, selection: str = "all", pool: int | None = None,
+                 seed: int = 0, random_draws: int = DEFAULT_RANDOM_DRAWS, selection: str = "all", pool: int | None = None,
                  bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
                  batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
                  kid_subsets: int = 100, offline: bool | None = None) -> dict:
@@ -231,17 +284,11 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         bootstrap = auto_bootstrap(real_feats.shape[1])
     if bootstrap < 0:
         raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
-    # Bootstrap over samples (paired: the same resampled latents for every variant).
-    rng = np.random.default_rng([seed, 0xB007])
-    d_orig, d_rand = [], []
-    for _ in range(bootstrap):
-        idx = torch.from_numpy(rng.integers(0, len(ids), len(ids)))
-        f_o = fid(feats["original"][idx], rstats)
-        f_p = fid(feats["patched"][idx], rstats)
-        f_r = float(np.mean([fid(feats[f"random{d}"][idx], rstats) for d in range(random_draws)]))
-        d_orig.append(f_p - f_o)
-        d_rand.append(f_p - f_r)
+    boot = repair_bootstrap(feats, rstats, random_draws, bootstrap, seed)
     rand_mean = float(np.mean(rand_fids))
+    for d, draw in enumerate(draws):
+        draw["fid_patched_minus_draw"] = scores["patched"]["fid"] - draw["fid"]
+        draw["ci95_patched_minus_draw"] = boot["per_draw_ci95"][d]
     report = {
         "settings": {"generator": gen.name, "fingerprint": gen.fingerprint, "layer": patch.layer, "units": patch.units,
                      "samples": samples, "seed": seed, "selection": selection, "pool": pool if selection == "top" else None,
@@ -251,13 +298,17 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
         "original": scores["original"],
         "patched": scores["patched"],
         "random": {"draws": draws, "fid_mean": rand_mean, "fid_std": float(np.std(rand_fids, ddof=1)) if len(rand_fids) > 1 else 0.0,
+                   "fid_sem": float(np.std(rand_fids, ddof=1) / np.sqrt(len(rand_fids))) if len(rand_fids) > 1 else 0.0,
                    "kid_mean": float(np.mean(rand_kids)), "kid_std": float(np.std(rand_kids, ddof=1)) if len(rand_kids) > 1 else 0.0},
         "delta": {
             "fid_patched_minus_original": scores["patched"]["fid"] - scores["original"]["fid"],
-            "ci95": _interval(d_orig) if bootstrap else None,
+            "ci95": boot["ci95"],
             "fid_patched_minus_random_mean": scores["patched"]["fid"] - rand_mean,
-            "ci95_vs_random": _interval(d_rand) if bootstrap else None,
+            "ci95_vs_random": boot["ci95_vs_random"],
+            "ci95_vs_random_paired": boot["ci95_vs_random_paired"],
+            "ci95_vs_random_method": HIERARCHICAL_METHOD,
         },
+        "random_beats_patch": random_beats_patch(rand_fids, scores["patched"]["fid"]),
         "sample_ids": {"first": ids[:16], "count": len(ids)},
     }
     return report
@@ -269,12 +320,15 @@ def verdict(report: dict) -> str:
     ci = d.get("ci95_vs_random")
     if ci is None:
         return "no bootstrap interval computed"
+    rb = report.get("random_beats_patch")
+    beaten = f"; {rb['count']} of {rb['draws']} random sets did as well" if rb else ""
     settings = report.get("settings", {})
     metric = settings.get("metric", "FID")
     if settings.get("real_label"):
         metric = f"{metric} vs {settings['real_label']}"
     if ci[1] < 0:
-        return f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
+        return (f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean "
+                f"(95% CI {ci[0]:.2f}…{ci[1]:.2f}, samples and random draws resampled){beaten}")
     if ci[0] > 0:
-        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f})"
-    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0)"
+        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f}){beaten}"
+    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0){beaten}"

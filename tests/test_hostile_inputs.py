@@ -128,7 +128,7 @@ def test_2_normalised_source_ignores_comments_and_docstrings_only():
     assert normalised_source(base) != normalised_source(base.replace("x + 1", "x + 2"))
 
 
-@pytest.mark.parametrize("command", ["score", "repair", "check", "demo", "rank", "annotate", "dissect", "ace"])
+@pytest.mark.parametrize("command", ["score", "repair", "check", "demo", "rank", "annotate", "dissect", "ace", "worst", "paint"])
 def test_2_every_caching_command_has_no_cache(command):
     assert "--no-cache" in run(command, "--help").output
 
@@ -403,7 +403,7 @@ VALIDATE_CASES = [
     ("--bootstrap -5", ["repair", "toyscenes", "-a", "{set}", "--out", "{tmp}/r", "--bootstrap", "-5", *SCORE], None,
      ["--bootstrap must be at least 0"]),
     ("score -b 0", ["score", "toyscenes", *SCORE, "-b", "0"], None, ["--batch-size must be at least 1"]),
-    ("demo --samples 0 left sheets/", ["demo", "--out", "{tmp}/demo", "--samples", "0"], None, ["--samples 0"]),
+    ("demo --samples 0 left sheets/", ["demo", "--out", "{tmp}/demo", "--samples", "0"], None, ["--samples must be at least 2, got 0"]),
     ("demo --bootstrap -1", ["demo", "--out", "{tmp}/demo", "--bootstrap", "-1"], None, ["--bootstrap"]),
     ("--z-shape 0", ["score", "{gen}", *SCORE, "--z-shape", "0"], None, ["--z-shape must be positive"]),
     ("--z-shape huge", ["score", "{gen}", *SCORE, "--z-shape", "100000,100000"], None, ["latent values"]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole ganfix workflow on the Fashion-MNIST example, as docs/your-own-gan.md reports it:
 # layers → rank → ablation scan → contact sheets → labels → repair (export + score) → score the export.
-# Everything is written under $OUT (default runs/fmnist, git-ignored). About 15 min on 2 shared cores.
+# Everything is written under $OUT (default runs/fmnist, git-ignored). Roughly 10 min of CPU (sum of the steps, each measured); 30–60 min wall clock
+# on 2 cores shared with other jobs (mostly the ablation scan: 64 units × 1000 samples, and the repair: 7 × 5000).
 #
 #   bash examples/fashion_mnist/workflow.sh
 #

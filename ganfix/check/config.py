@@ -90,7 +90,7 @@ class CheckConfig:
     seed: int = 0
     device: str | None = None
     inception_weights: str | None = None
-    random_draws: int = 5
+    random_draws: int = 10  # = ganfix.scoring.DEFAULT_RANDOM_DRAWS (not imported: this module stays torch-free)
     # Bootstrap resamples for the patch gate's interval; each costs one FID per variant (a matrix
     # square root), so the default is kept modest for CI.
     bootstrap: int = 100

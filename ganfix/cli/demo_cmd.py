@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..demo import DEMO_SEED, run_demo
+from ..scoring import DEFAULT_RANDOM_DRAWS
 from .common import JsonOpt, console_for, err_console, handle_errors, print_json
 from ..progress import progress_bar
 from .repair_cmd import results_table
@@ -22,7 +23,7 @@ def register(app: typer.Typer) -> None:
         rank_samples: int = typer.Option(2000, "--rank-samples", help="Samples in the ranking pass."),
         seed: int = typer.Option(DEMO_SEED, "--seed", help="Seed of the scored latents (the real set uses seed + 1). "
                                  "The default differs from the seed the shipped set was chosen on."),
-        random_draws: int = typer.Option(5, "--random-draws"),
+        random_draws: int = typer.Option(DEFAULT_RANDOM_DRAWS, "--random-draws"),
         bootstrap: int = typer.Option(200, "--bootstrap"),
         annotations: Optional[Path] = typer.Option(None, "--annotations", help="Use this set instead of the shipped one."),
         no_sheets: bool = typer.Option(False, "--no-sheets", help="Skip the contact sheets."),

@@ -40,6 +40,12 @@ def register(app: typer.Typer) -> None:
         iou_min: float = typer.Option(0.05, "--iou-min", help="Interpretable: IoU above this …"),
         agreement_min: float = typer.Option(0.75, "--agreement-min", help="… and pixel agreement above this."),
         min_class_frac: float = typer.Option(1e-3, "--min-class-frac", help="Skip classes covering fewer pixels than this fraction."),
+        iqr_convention: str = typer.Option("reference", "--iqr-convention",
+                                           help="reference: thresholds from quantiles of the upsampled maps, positively "
+                                                "correlated levels only (threshold > 0, agreement > 0.8), label by IQR, "
+                                                "interpretable also needs IQR > --iqr-min; unconstrained: maximise IQR over "
+                                                "all levels, label by IoU (docs/dissection.md)."),
+        iqr_min: float = typer.Option(0.01, "--iqr-min", help="reference convention: interpretable needs IQR above this."),
         top: int = typer.Option(10, "--top", help="Units per layer shown in the table."),
         tiles: int = typer.Option(8, "--tiles", help="Units per layer drawn as mask images in the HTML report."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write report.json, index.html and plots here."),
@@ -74,7 +80,8 @@ def register(app: typer.Typer) -> None:
                 gg.layer(l)
             layers_of[name] = names
         seg = load_segmenter(segmenter)
-        crit = Criteria(iou_min, agreement_min, min_class_frac)
+        crit = Criteria(iou_min, agreement_min, min_class_frac, convention=iqr_convention, iqr_min=iqr_min)
+        crit.check()
         results = {}
         for name, gg in gens.items():
             total = samples * (len(layers_of[name]) + 1)
@@ -94,7 +101,9 @@ def register(app: typer.Typer) -> None:
             print_json(report)
             return
         console = console_for(json_output)
-        table = Table(title=f"interpretable units (IoU > {iou_min}, agreement > {agreement_min}) · {samples} samples, seed {seed}")
+        extra = f", IQR > {iqr_min}" if iqr_convention == "reference" else ""
+        table = Table(title=f"interpretable units (IoU > {iou_min}, agreement > {agreement_min}{extra}; {iqr_convention} IQR "
+                            f"convention) · {samples} samples, seed {seed}")
         for col in ("model", "layer", "units", "interpretable", "top classes"):
             table.add_column(col)
         for r in report["comparison"]:

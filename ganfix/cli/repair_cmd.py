@@ -13,7 +13,7 @@ from ..export import export_patched
 from ..patch import Patch
 from ..real_sets import offline_features_for, real_source_for
 from ..repair.report import table_rows, write_outputs
-from ..scoring import check_kid_subset, score_repair, verdict
+from ..scoring import DEFAULT_RANDOM_DRAWS, check_kid_subset, score_repair, verdict
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      output_resolution, print_json)
 from ..progress import progress_bar
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Expected layer; refused if the set is for another one."),
         samples: int = typer.Option(1000, "--samples", "-n", help="Generated (and real) samples per score."),
         seed: int = SeedOpt,
-        random_draws: int = typer.Option(5, "--random-draws", help="Random patches of the same size (baseline)."),
+        random_draws: int = typer.Option(DEFAULT_RANDOM_DRAWS, "--random-draws", help="Random patches of the same size (baseline); the patched − random interval resamples them too."),
         select: str = typer.Option("all", "--select", help="all: ids 0…N−1; top: the N of --pool where the units fire most (paper)."),
         pool: Optional[int] = typer.Option(None, "--pool", help="Pool size M for --select top (default 5·N)."),
         bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="Bootstrap resamples for the intervals (0: none; default 200, or 10 for features wider than 512-d, e.g. Inception, where each FID costs seconds)."),

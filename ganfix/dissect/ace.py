@@ -7,7 +7,7 @@ ACE = E[s_c(inserted)] − E[s_c(ablated)], s_c = fraction of pixels labelled c.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -82,6 +82,17 @@ class AceResult:
     ablated: float   # E[s_c(ablate U where c present)]
     inserted: float  # E[s_c(insert U where c absent)]
     samples: int
+    per_sample: torch.Tensor | None = field(default=None, repr=False)  # [N, 3] original, ablated, inserted
+    seed: int = 0
+
+    def intervals(self, bootstrap: int = 1000) -> dict:
+        """95 % bootstrap intervals over samples (see dissect.intervals.ace_intervals)."""
+        from .intervals import ace_intervals
+
+        if self.per_sample is None:
+            return {}
+        o, a, i = self.per_sample.double().t().numpy()
+        return ace_intervals(o, a, i, bootstrap, self.seed)
 
     @property
     def ace(self) -> float:
@@ -96,10 +107,14 @@ class AceResult:
     def removed_rel(self) -> float:
         return self.removed / self.original if self.original > 0 else 0.0
 
-    def to_json(self) -> dict:
-        return {"units": self.units, "ace": self.ace, "original": self.original, "ablated": self.ablated,
-                "inserted": self.inserted, "removed": self.removed, "removed_fraction_of_class": self.removed_rel,
-                "added": self.inserted - self.original, "samples": self.samples}
+    def to_json(self, per_sample: bool = True) -> dict:
+        out = {"units": self.units, "ace": self.ace, "original": self.original, "ablated": self.ablated,
+               "inserted": self.inserted, "removed": self.removed, "removed_fraction_of_class": self.removed_rel,
+               "added": self.inserted - self.original, "samples": self.samples, "ci95": self.intervals()}
+        if per_sample and self.per_sample is not None:
+            cols = self.per_sample.t().tolist()
+            out["per_sample"] = {"original": cols[0], "ablated": cols[1], "inserted": cols[2]}
+        return out
 
 
 @torch.no_grad()
@@ -112,7 +127,7 @@ def average_causal_effect(gen: Generator, segmenter: Segmenter, layer: str, unit
     require_spatial(gen, layer, "ACE")
     if do_insert and value is None:
         raise ValueError("insertion needs a value (see insertion_values)")
-    sums = torch.zeros(3, dtype=torch.float64)
+    rows = []
     with Trace(gen.module, [layer], stop=False) as tr:
         for ids in _batches(start, samples, batch_size):
             z = gen.latents(ids, seed)
@@ -125,13 +140,14 @@ def average_causal_effect(gen: Generator, segmenter: Segmenter, layer: str, unit
             if do_insert:
                 with Intervention(gen.module, layer, units, value, spatial=1 - pres):
                     ins, _ = class_fraction(segmenter, gen, gen(z), cls)
-            sums += torch.stack([orig.sum(), abl.sum(), ins.sum()]).double().cpu()
+            rows.append(torch.stack([orig, abl, ins], 1).double().cpu())
             if on_batch:
                 on_batch(len(ids))
-    o, a, i = (sums / samples).tolist()
+    per_sample = torch.cat(rows)
+    o, a, i = per_sample.mean(0).tolist()
     unit_list = [int(u) for u in units] if not (isinstance(units, torch.Tensor) and units.is_floating_point()) \
         else [int(u) for u in (units > 0).nonzero().flatten()]
-    return AceResult(unit_list, o, a, i if do_insert else o, samples)
+    return AceResult(unit_list, o, a, i if do_insert else o, samples, per_sample, seed)
 
 
 def ablation_curve(gen: Generator, segmenter: Segmenter, layer: str, ordered_units: Sequence[int], cls: int,

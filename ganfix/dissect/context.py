@@ -43,6 +43,24 @@ class SweepResult:
     trace_n: dict | None = None
     channel_l1: dict | None = None
     l1_n: int = 0
+    per_sample_sum: list = field(default_factory=list)  # per sample: [C] gain summed by location class
+    per_sample_n: list = field(default_factory=list)    # per sample: [C] insertions by location class
+    per_sample_trace: dict | None = None                 # per-sample tracing sums (see intervals.trace_intervals)
+    seed: int = 0
+
+    def context_intervals(self, bootstrap: int = 1000, min_insertions: int = 1) -> dict:
+        """Mean gain per location class with 95 % intervals over samples, and which orderings they support."""
+        from .intervals import context_intervals
+
+        if not self.per_sample_sum:
+            return {}
+        return context_intervals(torch.stack(self.per_sample_sum).numpy(), torch.stack(self.per_sample_n).numpy(),
+                                 self.class_names, bootstrap, self.seed, min_insertions)
+
+    def trace_intervals(self, bootstrap: int = 1000) -> dict:
+        from .intervals import trace_intervals
+
+        return trace_intervals(self.per_sample_trace, bootstrap, self.seed) if self.per_sample_trace else {}
 
     def context_table(self) -> list[dict]:
         rows = []
@@ -72,7 +90,11 @@ class SweepResult:
     def to_json(self) -> dict:
         return {"layer": self.layer, "class": self.class_names[self.cls], "grid": list(self.grid), "patch": self.patch,
                 "samples": self.samples, "context": self.context_table(), "heatmap": self.heatmap().tolist(),
-                "tracing": ({"layers": list(self.trace), "counts": self.trace_n, "curves": self.trace_curves()}
+                "context_intervals": self.context_intervals(),
+                "per_sample": {"gain_sum": [t.tolist() for t in self.per_sample_sum],
+                               "insertions": [t.tolist() for t in self.per_sample_n]},
+                "tracing": ({"layers": list(self.trace), "counts": self.trace_n, "curves": self.trace_curves(),
+                             "intervals": self.trace_intervals()}
                             if self.trace is not None else None)}
 
 
@@ -92,8 +114,11 @@ def insertion_sweep(gen: Generator, segmenter: Segmenter, layer: str, units, val
                       by_class_sum=torch.zeros(len(names), dtype=torch.float64),
                       by_class_n=torch.zeros(len(names), dtype=torch.long))
     downstream = later_layers(gen, layer) if trace else []
+    res.seed = seed
     if trace:
         res.trace, res.trace_n, res.channel_l1 = {}, {"visible": 0, "not_visible": 0}, {}
+        res.per_sample_trace = {"visible_sum": {l: [] for l in downstream}, "not_visible_sum": {l: [] for l in downstream},
+                                "visible_n": [], "not_visible_n": [], "channel_l1": {l: [] for l in downstream}}
     cy = torch.tensor([y for y in ys for _ in xs]) + patch // 2  # location = the patch's centre cell
     cx = torch.tensor([x for _ in ys for x in xs]) + patch // 2
     for sid in range(samples):
@@ -105,6 +130,8 @@ def insertion_sweep(gen: Generator, segmenter: Segmenter, layer: str, units, val
         loc_cls = majority_class(labels, len(names), (h, w))[0][cy, cx]  # [P]
         footprint = labels.shape[-2] * labels.shape[-1] / (h * w) * patch * patch
         gains = []
+        sample_trace = {l: [0.0, 0.0] for l in downstream}
+        sample_n = [0, 0]
         for lo in range(0, masks.shape[0], batch_size):
             m = masks[lo:lo + batch_size].to(gen.device)
             z = z1.expand(m.shape[0], *z1.shape[1:])
@@ -123,17 +150,32 @@ def insertion_sweep(gen: Generator, segmenter: Segmenter, layer: str, units, val
                                                  "not_visible": torch.zeros(per_ch.shape[1], dtype=torch.float64)})
                     g["visible"] += per_ch[visible].sum(0)
                     g["not_visible"] += per_ch[~visible].sum(0)
+                    sample_trace[l][0] = sample_trace[l][0] + per_ch[visible].sum(0)
+                    sample_trace[l][1] = sample_trace[l][1] + per_ch[~visible].sum(0)
                 res.trace_n["visible"] += int(visible.sum())
                 res.trace_n["not_visible"] += int((~visible).sum())
+                sample_n[0] += int(visible.sum())
+                sample_n[1] += int((~visible).sum())
         gain = torch.cat(gains)
         res.gain_sum += gain.view(len(ys), len(xs)).float()
-        res.by_class_sum.index_add_(0, loc_cls.cpu(), gain.double())
-        res.by_class_n.index_add_(0, loc_cls.cpu(), torch.ones_like(loc_cls.cpu()))
+        s_sum = torch.zeros(len(names), dtype=torch.float64).index_add_(0, loc_cls.cpu(), gain.double())
+        s_n = torch.zeros(len(names), dtype=torch.long).index_add_(0, loc_cls.cpu(), torch.ones_like(loc_cls.cpu()))
+        res.by_class_sum += s_sum
+        res.by_class_n += s_n
+        res.per_sample_sum.append(s_sum)
+        res.per_sample_n.append(s_n)
         if trace:
+            pst = res.per_sample_trace
             for l in downstream:
                 a = base[l].abs()
                 l1 = a.reshape(1, a.shape[1], -1).mean(2)[0].double().cpu()
                 res.channel_l1[l] = res.channel_l1.get(l, torch.zeros_like(l1)) + l1
+                zero = torch.zeros_like(l1)
+                pst["visible_sum"][l].append((zero + sample_trace[l][0]).tolist())
+                pst["not_visible_sum"][l].append((zero + sample_trace[l][1]).tolist())
+                pst["channel_l1"][l].append(l1.tolist())
+            pst["visible_n"].append(sample_n[0])
+            pst["not_visible_n"].append(sample_n[1])
             res.l1_n += 1
         if len(res.examples) < examples:
             res.examples.append((sid, gain.view(len(ys), len(xs))))

@@ -99,7 +99,12 @@ def write_ace_report(out: Path, report: dict, curves: dict | None, sweep=None, t
         ctx = sweep.context_table()
         plots.context_bars(ctx, out / "context.png", f"{cls} gain by insertion location")
         plots.heatmap(sweep.heatmap().numpy(), out / "context_heatmap.png", f"mean {cls} gain by position")
-        body += ["<h2>Insertion context</h2>", _table(ctx, ["location_class", "insertions", "mean_gain"]),
+        civ = sweep.context_intervals()
+        ctx_rows = [{**r, "ci95": "" if not r.get("ci95") else f"{r['ci95'][0]:+.5f} … {r['ci95'][1]:+.5f}"}
+                    for r in civ.get("rows", [])]
+        body += ["<h2>Insertion context</h2>", _table(ctx_rows, ["location_class", "insertions", "mean_gain", "ci95"]),
+                 f"<p>Orderings the 95 % intervals support ({sweep.samples} samples): "
+                 f"{html.escape(', '.join(civ.get('supported', [])) or 'none')}</p>",
                  "<img src='context.png'> <img src='context_heatmap.png'>"]
         for sid, gain in sweep.examples:
             name = f"context_sample{sid}.png"

@@ -14,11 +14,13 @@ import torch
 from .. import distributed
 from ..cache import cache_key, load_cached, save_cached
 from ..errors import UsageError
-from ..generator import Generator
+from ..generator import Generator, output_resolution
 from ..hooks import Trace
 from ..segmenters import Segmenter, checked_segment, segmenter_identity
 from ..stats.tally import check_sample_args, tally_unit_stats
+from ..stats.position_sample import PositionSample
 from .iou import IoUStat
+from .upsample import upsample_units
 from .result import Criteria, LayerDissection
 from .thresholds import unit_thresholds
 
@@ -30,9 +32,56 @@ def require_spatial(gen: Generator, layer: str, what: str = "dissection") -> Non
 
 
 def layer_thresholds(gen: Generator, layer: str, samples: int, seed: int, batch_size: int, levels: int = 100,
-                     use_cache: bool = True, on_batch=None) -> tuple[torch.Tensor, torch.Tensor]:
+                     use_cache: bool = True, on_batch=None, upsampled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidate thresholds [d, L] and fractions [L]: quantiles of the layer-resolution maps, or with
+    `upsampled` of the maps bilinearly upsampled to the output resolution (the reference convention)."""
+    if upsampled:
+        return unit_thresholds(upsampled_quantile_sample(gen, layer, samples, seed, batch_size, use_cache=use_cache,
+                                                         on_batch=on_batch), levels)
     stats = tally_unit_stats(gen, layer, samples, seed=seed, batch_size=batch_size, use_cache=use_cache, on_batch=on_batch)
     return unit_thresholds(stats, levels)
+
+
+UPSAMPLED_QUANTILES_VERSION = 1
+
+
+@torch.no_grad()
+def upsampled_quantile_sample(gen: Generator, layer: str, samples: int, seed: int, batch_size: int = 32,
+                              capacity: int = 1 << 15, use_cache: bool = True, on_batch=None) -> PositionSample:
+    """Bounded-memory quantile sketch of each unit's map upsampled (bilinear, as the IoU pass does) to
+    the output resolution: the same hash-threshold position sample as the unit statistics, over the
+    upsampled positions (exact below `capacity`, DKW-bounded above; see stats/position_sample.py)."""
+    check_sample_args(samples, batch_size)
+    info = gen.layer(layer)
+    res = output_resolution(gen)
+    key = cache_key("upsampled_quantiles", fingerprint=gen.fingerprint, layer=layer, samples=samples, seed=seed,
+                    capacity=capacity, size=res, device=gen.device.type, version=UPSAMPLED_QUANTILES_VERSION)
+    if use_cache:
+        hit = load_cached("upsampled_quantiles", key)
+        if hit is not None:
+            if on_batch:
+                on_batch(samples)
+            return PositionSample(info.units, capacity, seed).load_state_dict(hit)
+    sketch = PositionSample(info.units, capacity, seed)
+    chunk = 32
+    with Trace(gen.module, [layer], stop=True) as trace:
+        for lo in range(0, samples, batch_size):
+            ids = list(range(lo, min(lo + batch_size, samples)))
+            acts = trace.run(gen.latents(ids, seed))[layer]
+
+            def gather(bi, pi, acts=acts):
+                cols = []
+                for u0 in range(0, acts.shape[1], chunk):
+                    up = upsample_units(acts[:, u0:u0 + chunk], (res, res)).flatten(2)  # [u, B, H·W]
+                    cols.append(up[:, bi, pi].t())
+                return torch.cat(cols, 1)
+
+            sketch.add_gathered(ids, res * res, gather)
+            if on_batch:
+                on_batch(len(ids))
+    if use_cache:
+        save_cached("upsampled_quantiles", key, sketch.state_dict())
+    return sketch
 
 
 # Bump when the counting changes what it computes (e.g. the upsampling's float rounding), so old caches are not reused.
@@ -110,13 +159,19 @@ def dissect(gen: Generator, layers: Sequence[str], segmenter: Segmenter, samples
             on_batch=None) -> dict[str, LayerDissection]:
     """Dissect several layers of one generator: {layer: LayerDissection}.
 
+    `criteria.convention` picks the IQR convention (docs/dissection.md): "reference" (default) takes
+    candidate thresholds from quantiles of the upsampled maps and keeps only positively correlated
+    levels; "unconstrained" takes them from layer-resolution quantiles and maximises IQR over all.
+
     on_batch sees samples × (len(layers) + 1) in total: one statistics pass per layer, then the IoU pass."""
     check_sample_args(samples, batch_size)
     for layer in layers:
         require_spatial(gen, layer)
+    crit = criteria or Criteria()
+    crit.check()
     thr, fracs = {}, None
     for layer in layers:
-        thr[layer], fracs = layer_thresholds(gen, layer, samples, seed, batch_size, levels, use_cache, on_batch)
+        thr[layer], fracs = layer_thresholds(gen, layer, samples, seed, batch_size, levels, use_cache, on_batch,
+                                             upsampled=crit.convention == "reference")
     counts = dissect_counts(gen, segmenter, thr, samples, seed, batch_size, use_cache=use_cache, on_batch=on_batch)
-    crit = criteria or Criteria()
     return {l: LayerDissection(l, list(segmenter.class_names), crit, counts[l], fracs) for l in layers}

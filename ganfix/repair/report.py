@@ -40,7 +40,22 @@ def markdown(report: dict, export: dict | None = None) -> str:
               f"Patched − random-mean {metric}: {d['fid_patched_minus_random_mean']:+.3f}"
               + (f" (95% bootstrap CI {d['ci95_vs_random'][0]:+.3f} … {d['ci95_vs_random'][1]:+.3f})" if d.get("ci95_vs_random") else ""),
               "", f"Verdict: {verdict(report)}.", ""]
-    lines += ["Random draws:", ""] + [f"- units {dr['units']}: {metric} {dr['fid']:.3f}" for dr in report["random"]["draws"]]
+    r = report["random"]
+    if d.get("ci95_vs_random_paired"):
+        lo, hi = d["ci95_vs_random_paired"]
+        lines += [f"The patched − random interval resamples the samples and the {len(r['draws'])} random unit sets "
+                  f"(hierarchical bootstrap); with the draws held fixed it would be {lo:+.3f} … {hi:+.3f}. "
+                  f"Between-draw spread: std {r['fid_std']:.3f}, standard error of the mean {r.get('fid_sem', float('nan')):.3f}.", ""]
+    rb = report.get("random_beats_patch")
+    if rb:
+        lines += [f"Random sets at least as good as the patch: {rb['count']} of {rb['draws']} "
+                  f"(95% CI of the share {rb['ci95'][0]:.2f} … {rb['ci95'][1]:.2f}; permutation p = {rb['p_value']:.3f}).", ""]
+    lines += ["Random draws (patched − draw, 95% paired CI):", ""]
+    for dr in r["draws"]:
+        ci = dr.get("ci95_patched_minus_draw")
+        extra = f"; patched − draw {dr['fid_patched_minus_draw']:+.3f}" if "fid_patched_minus_draw" in dr else ""
+        extra += f" ({ci[0]:+.3f} … {ci[1]:+.3f})" if ci else ""
+        lines.append(f"- units {dr['units']}: {metric} {dr['fid']:.3f}{extra}")
     if export:
         lines += ["", "## Exported", "", f"- TorchScript: `{Path(export['torchscript']).name}` (max abs diff vs hooked {export['torchscript_max_abs_diff']:.1e})",
                   f"- Weights: `{Path(export['weights']).name}` — {'folded: ' if export['folded'] else 'not folded: '}{export['fold_how']}",

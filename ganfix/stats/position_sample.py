@@ -71,6 +71,17 @@ class PositionSample:
         vals = acts.detach()[bi.to(acts.device), :, pi.to(acts.device)]  # [k, d]: only kept positions are copied
         self._append(vals.float().cpu(), h[bi, pi])
 
+    def add_gathered(self, sample_ids, positions: int, gather) -> None:
+        """Like `add` for values too big to materialise: `gather(bi, pi)` returns the [k, d] values of
+        the kept (sample index, position) pairs only (e.g. upsampled maps computed per unit chunk)."""
+        h = torch.from_numpy(position_hash(self.seed, np.asarray(sample_ids, dtype=np.int64), positions))
+        self.seen += h.numel()
+        keep = (h < self.rate).nonzero()
+        if keep.numel() == 0:
+            return
+        bi, pi = keep[:, 0], keep[:, 1]
+        self._append(gather(bi, pi).float().cpu(), h[bi, pi])
+
     def _compact(self) -> None:
         if self._n <= self.capacity:
             return
