@@ -195,7 +195,7 @@ def sensitivity(cfg, gen, table, log) -> dict:
 
 
 def layers(cfg, gen, seg, log) -> dict:
-    from ganfix.cli.dissect_cmd import spatial_layers
+    from ganfix.workflow.dissect import spatial_layers
     from ganfix.dissect import Criteria, dissect
 
     c = cfg["dissect"]

@@ -11,16 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from . import defaults
 from .annotations import AnnotationSet
 from .errors import UsageError
-from .export import export_patched
 from .generator import load_generator
-from .patch import Patch
-from .ranking import rank_units
-from .real_data import RealSource
-from .repair.report import write_outputs
-from .scoring import DEFAULT_RANDOM_DRAWS, score_repair
-from .stats.tally import tally_unit_stats
 
 PACKAGED_SET = Path(__file__).parent / "world" / "assets" / "toyscenes-artifacts.json"
 REPO_SETS = Path(__file__).resolve().parent.parent / "annotations" / "toyscenes"
@@ -43,19 +37,23 @@ def shipped_annotation_path() -> Path:
 DEMO_SEED = 2
 
 
-def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int = DEMO_SEED, random_draws: int = DEFAULT_RANDOM_DRAWS,
-             bootstrap: int = 200, annotations: Path | None = None, sheets: bool = True,
-             step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True) -> dict:
-    # Every number checked before any work: a bad one must not leave sheets/ or a half-filled --out behind.
-    from .preflight import check_at_least, check_output_dir
-    from .scoring import check_kid_subset
+def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int = defaults.RANK_SAMPLES,
+             seed: int = DEMO_SEED, random_draws: int = defaults.DEMO_RANDOM_DRAWS,
+             bootstrap: int = defaults.DEMO_BOOTSTRAP, annotations: Path | None = None, sheets: bool = True,
+             step: Callable[[str], None] = lambda s: None, progress=None, use_cache: bool = True):
+    """rank → sheets → the shipped (or given) annotation set → repair against random ablations → export.
+    Returns the RepairResult (written into `out`, with the sheets and a copy of the annotation set)."""
+    from .inputs import at_least
+    from .preflight import check_output_dir
+    from .scoring import check_kid_subset, check_repair_args
+    from .workflow import export, rank, repair
 
-    check_at_least(samples, "--samples", 2)  # KID needs two samples per subset
+    # Every number checked before any work: a bad one must not leave sheets/ or a half-filled out folder behind.
+    at_least("samples", samples, 2)  # KID needs two samples per subset
     check_kid_subset(samples, None)
-    check_at_least(rank_samples, "--rank-samples", 1)
-    check_at_least(random_draws, "--random-draws", 1)
-    check_at_least(bootstrap, "--bootstrap", 0)
-    check_output_dir(out)
+    check_repair_args(samples, random_draws, "all", None, bootstrap, None)
+    at_least("rank_samples", rank_samples, 1)
+    check_output_dir(out, "out")
     gen = load_generator("toyscenes")
     ann_path = Path(annotations) if annotations else shipped_annotation_path()
     ann = AnnotationSet.load(ann_path)
@@ -63,26 +61,22 @@ def run_demo(out: Path, samples: int = 1000, rank_samples: int = 2000, seed: int
     layer = ann.layer
 
     step(f"rank {layer}: one streaming pass over {rank_samples} seeded samples")
-    stats = tally_unit_stats(gen, layer, rank_samples, seed=seed, use_cache=use_cache)
-    ranking = rank_units(stats, by="max", layer=layer)
-
-    sheet_manifest = None
+    ranking = rank(gen, layer, "max", samples=rank_samples, seed=seed, use_cache=use_cache, progress=False)
     if sheets:
         from .sheets import build_sheets
 
         step(f"contact sheets: top-10 samples of each of the {len(ranking.order)} units of {layer}")
-        sheet_manifest = build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=stats, use_cache=use_cache)
+        build_sheets(gen, layer, out / "sheets", samples=rank_samples, seed=seed, stats=ranking.stats, use_cache=use_cache)
 
-    patch = Patch.from_annotations(ann, gen)
-    step(f"repair: ablate {len(patch.units)} labelled units of {layer}; score vs {random_draws} random ablations "
+    step(f"repair: ablate {len(ann.units)} labelled units of {layer}; score vs {random_draws} random ablations "
          f"on the same {samples} latents")
-    report = score_repair(gen, patch, RealSource.from_spec("world", seed=seed + 1, resolution=64), "toyscenes", samples, seed,
-                          random_draws, "all", None, bootstrap, use_cache=use_cache, progress=progress)
-    step("export the patched generator (TorchScript + weights), verified against the hooked one")
-    export = export_patched(gen, patch, out / "export", seed=seed).to_dict()
-    report["annotations"] = {"path": str(ann_path), "units": ann.units,
-                             "labels": {str(u): ann.labels[u].get("text", "") for u in ann.units}}
-    report["ranking"] = {"by": "max", "labelled_ranks": {str(u): ranking.rank_of(u) + 1 for u in ann.units}}
-    write_outputs(out, report, gen, patch, export)
+    result = repair(gen, ann, real="world", features="toyscenes", samples=samples, seed=seed, real_seed=seed + 1,
+                    random_draws=random_draws, bootstrap=bootstrap, use_cache=use_cache, progress=progress)
+    step("export the patched generator (torch.export .pt2 + weights), verified in a fresh process at batch sizes 1, 3, 16")
+    result.exported = export(gen, result.patch, out / "export", seed=seed)
+    result.report["annotations"] = {"path": str(ann_path), "units": ann.units,
+                                    "labels": {str(u): ann.labels[u].get("text", "") for u in ann.units}}
+    result.report["ranking"] = {"by": "max", "labelled_ranks": {str(u): ranking.rank_of(u) + 1 for u in ann.units}}
+    result.save(out)
     shutil.copyfile(ann_path, out / "annotations.json")
-    return {"report": report, "export": export, "sheets": sheet_manifest, "out": str(out)}
+    return result

@@ -293,12 +293,13 @@ class Extractor:
             ident["fingerprint"] = self.user.fingerprint
         elif self.weights_sha:
             ident["weights"] = self.weights_sha
-        elif self.name in ("toyscenes", "toyscenes-ssl"):
-            from .world import toy_segmenter, toy_ssl
+        else:
+            from .registry import get_builtin_extractor
 
-            asset = toy_segmenter.SEGMENTER_WEIGHTS if self.name == "toyscenes" else toy_ssl.SSL_WEIGHTS
-            if asset and Path(asset).exists():
-                ident["weights"] = hashlib.sha256(Path(asset).read_bytes()).hexdigest()[:16]
+            builtin = get_builtin_extractor(self.name)  # a built-in names its weights' digest
+            digest = builtin.weights_digest() if builtin is not None else None
+            if digest:
+                ident["weights"] = digest
         return ident
 
     def build(self):
@@ -352,20 +353,14 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
                          channels=user.channels, user=user)
     if features.endswith(".py") or ".py:" in features:
         raise UsageError(f"--features {features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
-    if features == "toyscenes":
-        from .world.toy_extractor import ensure_registered
+    from .registry import builtin_extractors, get_builtin_extractor
 
-        ensure_registered()
-    if features == "toyscenes-ssl":  # the embedded world's second, independent space (world/toy_ssl.py)
-        from .world.toy_ssl import SSL_WEIGHTS, ensure_registered as ensure_ssl
-
-        if not SSL_WEIGHTS.is_file():
-            raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
-                             "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
-        ensure_ssl()
+    builtin = get_builtin_extractor(features)
+    if builtin is not None:  # a built-in (e.g. toyscenes) registers itself with torch-fidelity on first use
+        builtin.ensure_registered()
     name = INCEPTION_NAME if features == "inception" else features
     if name not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception", "toyscenes", "toyscenes-ssl"})
+        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception"} | set(builtin_extractors()))
         names = [n for n in names if not n.startswith("ganfix-user-")]
         raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}, "
                          "or your own as path/to/file.py:factory")

@@ -1,6 +1,6 @@
 """A loaded generator: module + deterministic latent sampler + output range + named layers + fingerprint.
 
-Loading specs (built-in names, checkpoints, TorchScript, file.py:factory) lives in `ganfix.loaders`;
+Loading specs (built-in names, checkpoints, .pt2, TorchScript, file.py:factory) lives in `ganfix.loaders`;
 `load_generator` is re-exported here for convenience.
 """
 from __future__ import annotations

@@ -11,8 +11,10 @@ import re
 
 from torch import nn
 
-NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm, nn.GroupNorm,
-              nn.LocalResponseNorm)
+NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.LayerNorm, nn.GroupNorm)
+# Purely divisive norms keep a zeroed channel at zero (ProGAN's PixelNorm x/√mean(x²), LocalResponseNorm):
+# ablating before them does switch the unit off (GAN Dissection ablates ProGAN's layer4 right before one).
+ZERO_PRESERVING_NORMS = {"PixelNorm", "LocalResponseNorm"}
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid,
                     nn.Softplus, nn.Mish, nn.Hardtanh, nn.ReLU6)
 
@@ -36,7 +38,11 @@ def module_type(gen, name: str) -> str:
 def _is(gen, name: str, types) -> bool:
     m = _module(gen, name)
     # Scripted or custom norms (PixelNorm, BatchNorm2d in a TorchScript file) are known by their class name.
-    return isinstance(m, types) or (types is NORM_TYPES and re.search(r"Norm(\d+d)?$", module_type(gen, name)) is not None)
+    # A .pt2 export's modules carry their recorded class name (ganfix.loaders.pt2) as original_name.
+    if types is NORM_TYPES and module_type(gen, name) in ZERO_PRESERVING_NORMS:
+        return False
+    return isinstance(m, types) or (types is NORM_TYPES and re.search(r"Norm(\d+d)?$", module_type(gen, name)) is not None) \
+        or (m is not None and getattr(m, "original_name", None) in {t.__name__ for t in types})
 
 
 def _after(gen, name: str) -> list[str]:

@@ -83,9 +83,11 @@ class StagedProgress:
     `update(stage, n, total)` (the shape of `ganfix.sheets.build_sheets`' progress callback)."""
 
     def __init__(self, console: Console | None = None, width: int = 9, interval: float = 10.0):
+        from .distributed import rank
+
         self.console = console or _stderr
-        self.interval = interval
-        self.rich = self.console.is_terminal
+        self.interval = interval if rank() == 0 else float("inf")  # under torchrun rank 0 alone shows progress
+        self.rich = self.console.is_terminal and rank() == 0
         self.bar = (Progress(TextColumn(f"{{task.description:>{width}}}"), BarColumn(), MofNCompleteColumn(),
                              TimeRemainingColumn(), console=self.console, transient=True) if self.rich else None)
         self.tasks: dict[str, object] = {}

@@ -1,4 +1,4 @@
-"""Registries of built-in generators and segmenters, looked up by name.
+"""Registries of built-in generators, segmenters and feature extractors, looked up by name.
 
 Built-ins register themselves from the modules in BUILTIN_MODULES, imported on first lookup so
 that `import ganfix` stays cheap.
@@ -35,8 +35,18 @@ class BuiltinSegmenter:
     description: str = ""
 
 
+@dataclass
+class BuiltinExtractor:
+    """A feature extractor that ships with ganfix and registers itself with torch-fidelity on first use."""
+    name: str
+    ensure_registered: Callable[[], None]          # registers it with torch-fidelity (idempotent)
+    weights_digest: Callable[[], str | None] = lambda: None  # identity of its weights, part of feature cache keys
+    description: str = ""
+
+
 _generators: dict[str, BuiltinGenerator] = {}
 _segmenters: dict[str, BuiltinSegmenter] = {}
+_extractors: dict[str, BuiltinExtractor] = {}
 _loaded = False
 
 
@@ -53,12 +63,32 @@ def _load_builtins() -> None:
                 raise
 
 
+def _add(table: dict, entry, kind: str) -> None:
+    if entry.name in table:
+        raise ValueError(f"a {kind} named {entry.name!r} is already registered")
+    table[entry.name] = entry
+
+
 def register_generator(entry: BuiltinGenerator) -> None:
-    _generators[entry.name] = entry
+    _add(_generators, entry, "generator")
 
 
 def register_segmenter(entry: BuiltinSegmenter) -> None:
-    _segmenters[entry.name] = entry
+    _add(_segmenters, entry, "segmenter")
+
+
+def register_extractor(entry: BuiltinExtractor) -> None:
+    _add(_extractors, entry, "feature extractor")
+
+
+def get_builtin_extractor(name: str) -> BuiltinExtractor | None:
+    _load_builtins()
+    return _extractors.get(name)
+
+
+def builtin_extractors() -> dict[str, BuiltinExtractor]:
+    _load_builtins()
+    return dict(_extractors)
 
 
 def builtin_generators() -> dict[str, BuiltinGenerator]:

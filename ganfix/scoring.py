@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from . import defaults
 from . import distributed
 from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import NonFiniteSamples, UsageError
@@ -46,14 +47,34 @@ def kid(a: torch.Tensor, b: torch.Tensor, subset_size: int, subsets: int = 100, 
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
 
 
-def check_kid_subset(samples: int, kid_subset_size: Optional[int]) -> int:
+def check_kid_subset(samples: int, kid_subset_size: Optional[int], param: str = "samples") -> int:
     # Default: torch-fidelity's 1000, but at most half the samples so that subsets differ (KID std > 0).
     size = min(1000, max(2, samples // 2)) if kid_subset_size is None else kid_subset_size
     if size < 2:
-        raise UsageError(f"KID needs at least 2 samples per subset; got --samples {samples}")
+        raise UsageError(f"KID needs at least 2 samples per subset; got {param}={samples}")
     if size > samples:
-        raise UsageError(f"--samples {samples} is fewer than KID's subset size {size}; raise --samples or lower --kid-subset-size")
+        raise UsageError(f"{param}={samples} is fewer than KID's subset size kid_subset_size={size}; "
+                         f"score more samples or use a smaller subset")
     return size
+
+
+def check_repair_args(samples: int, random_draws: int, select: str, pool: Optional[int], bootstrap: Optional[int],
+                      kid_subset_size: Optional[int], batch_size: int = defaults.BATCH_SIZE) -> int:
+    """Validate score_repair's arguments before any work; returns the KID subset size."""
+    if samples < 1:
+        raise UsageError(f"samples must be at least 1, got {samples}")
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    subset = check_kid_subset(samples, kid_subset_size)
+    if random_draws < 1:
+        raise UsageError(f"random_draws must be at least 1, got {random_draws} (the baseline is the point of the comparison)")
+    if select not in ("all", "top"):
+        raise UsageError(f"select={select} must be 'all' or 'top'")
+    if select == "top" and pool is not None and pool < samples:
+        raise UsageError(f"pool={pool} must be at least samples={samples}")
+    if bootstrap is not None and bootstrap < 0:
+        raise UsageError(f"bootstrap must be at least 0, got {bootstrap}")
+    return subset
 
 
 def generated_features_key(gen: Generator, ids: list[int], seed: int, extractor: Extractor, patch: Patch | None) -> str:
@@ -142,7 +163,7 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
 def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64) -> list[int]:
     """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means)."""
     if n > pool:
-        raise UsageError(f"--pool {pool} must be at least --samples {n}")
+        raise UsageError(f"pool={pool} must be at least samples={n}")
     scores = []
     idx = torch.tensor(patch.units)
     with Trace(gen.module, [patch.layer]) as tr:
@@ -154,17 +175,20 @@ def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: in
     return sorted(int(i) for i in order)
 
 
-def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes", samples: int = 2000, seed: int = 0,
-                    patch: Patch | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                    batch_size: int = 64, use_cache: bool = True, on_batch=None, kid_subsets: int = 100,
+def score_generator(gen: Generator, real: RealSource, features: str | None = None, samples: int = defaults.SCORE_SAMPLES,
+                    seed: int = defaults.SEED, patch: Patch | None = None, inception_weights: str | None = None,
+                    kid_subset_size: int | None = defaults.KID_SUBSET_SIZE, batch_size: int = defaults.BATCH_SIZE,
+                    use_cache: bool = True, on_batch=None, kid_subsets: int = defaults.KID_SUBSETS,
                     offline: bool | None = None) -> dict:
-    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images."""
+    """FID/KID of ids 0…samples−1 (optionally patched) against `samples` real images; `features` None: the
+    generator's default (ganfix.defaults.features_for)."""
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     from .real_sets import offline_features_for
 
     subset = check_kid_subset(samples, kid_subset_size)
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
@@ -176,7 +200,7 @@ def score_generator(gen: Generator, real: RealSource, features: str = "toyscenes
 
 # Random unit sets per repair score. 10, not 5: see docs/reproduce.py's "draws" section — with 5 the
 # hierarchical interval's upper end moves by more between independent draw sets.
-DEFAULT_RANDOM_DRAWS = 10
+DEFAULT_RANDOM_DRAWS = defaults.RANDOM_DRAWS
 
 
 def _interval(values: list[float]) -> list[float]:
@@ -237,29 +261,24 @@ def random_beats_patch(random_fids: list[float], patched_fid: float) -> dict:
     return {"count": k, "draws": K, "fraction": k / K, "ci95": [lo, hi], "p_value": (k + 1) / (K + 1)}
 
 
-def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str = "toyscenes", samples: int = 2000,
-                 seed: int = 0, random_draws: int = DEFAULT_RANDOM_DRAWS, selection: str = "all", pool: int | None = None,
-                 bootstrap: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
-                 batch_size: int = 64, use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 kid_subsets: int = 100, offline: bool | None = None) -> dict:
+def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str | None = None,
+                 samples: int = defaults.SCORE_SAMPLES, seed: int = defaults.SEED, random_draws: int = defaults.RANDOM_DRAWS,
+                 selection: str = defaults.SELECT, pool: int | None = None, bootstrap: int | None = defaults.BOOTSTRAP,
+                 inception_weights: str | None = None, kid_subset_size: int | None = defaults.KID_SUBSET_SIZE,
+                 batch_size: int = defaults.BATCH_SIZE, use_cache: bool = True,
+                 progress: Callable[[str, int, int], None] | None = None, kid_subsets: int = defaults.KID_SUBSETS,
+                 offline: bool | None = None) -> dict:
     """Original vs patched vs K random patches on the same latents, with bootstrap intervals."""
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    if bootstrap is not None and bootstrap < 0:  # checked before any work, not after scoring
-        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
-    if random_draws < 1:
-        raise UsageError("--random-draws must be at least 1 (the baseline is the point of the comparison)")
-    subset = check_kid_subset(samples, kid_subset_size)
+    subset = check_repair_args(samples, random_draws, selection, pool, bootstrap, kid_subset_size, batch_size)
     patch.check(gen, force=True)
     if selection == "all":
         ids = list(range(samples))
-    elif selection == "top":
-        ids = top_activation_ids(gen, patch, pool or samples * 5, samples, seed, batch_size)
-    else:
-        raise UsageError(f"--select must be 'all' or 'top', got {selection!r}")
+    else:  # "top" (check_repair_args refuses anything else)
+        ids = top_activation_ids(gen, patch, pool or samples * defaults.POOL_FACTOR, samples, seed, batch_size)
     from .real_sets import offline_features_for
 
-    extractor = resolve_extractor(features, inception_weights, offline, offline_features_for(gen))
+    extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
+                                  offline_features_for(gen))
     fe = extractor.build()
     real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
     rstats = real_stats(real_feats)
@@ -282,8 +301,6 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str =
 
     if bootstrap is None:
         bootstrap = auto_bootstrap(real_feats.shape[1])
-    if bootstrap < 0:
-        raise UsageError(f"--bootstrap must be 0 or more, got {bootstrap}")
     boot = repair_bootstrap(feats, rstats, random_draws, bootstrap, seed)
     rand_mean = float(np.mean(rand_fids))
     for d, draw in enumerate(draws):

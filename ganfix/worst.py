@@ -114,11 +114,13 @@ def worst_sheet(gen: Generator, report: WorstReport, path: Path, cols: int = 4, 
     tile = res * scale
     cap_h, gap = 44, 6
     rows_n = (len(report.rows) + cols - 1) // cols
-    head = 30
+    head = 44
     sheet = Image.new("RGB", (cols * (tile + gap) + gap, head + rows_n * (tile + cap_h + gap) + gap), BG)
     draw = ImageDraw.Draw(sheet)
-    draw.text((gap, 8), f"{gen.name} · {report.layer} · the {len(report.rows)} worst of {report.samples} samples "
-                         f"(seed {report.seed}) · outline: where the first listed unit fires", fill=TEXT, font=font(13))
+    name = gen.name if len(gen.name) <= 40 else "…" + gen.name[-39:]
+    draw.text((gap, 6), f"{name} · {report.layer} · {len(report.rows)} worst of {report.samples} (seed {report.seed})",
+              fill=TEXT, font=font(13))
+    draw.text((gap, 24), "outline: where the first listed unit fires · * artifact unit", fill=MUTED, font=font(11))
     for k, r in enumerate(report.rows):
         x = gap + (k % cols) * (tile + gap)
         y = head + (k // cols) * (tile + cap_h + gap)

@@ -17,6 +17,7 @@ SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_scan_puts_planted_units_first(planted_gen, planted_real):
     features = register_test_extractor()
     scan = scan_ablations(planted_gen, "features", RealSource.from_spec(str(planted_real), resolution=16), features,
@@ -44,6 +45,7 @@ def test_rank_cli_by_ablation(planted_gen, planted_real):
     assert all(r["delta_fid"] < 0 for r in rows[:2]) and report["ablation_scan"]["samples"] == 160
 
 
+@pytest.mark.slow
 def test_annotate_sheets_in_ablation_order(planted_gen, planted_real, tmp_path):
     register_test_extractor()
     out = tmp_path / "sheets"

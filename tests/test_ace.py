@@ -74,6 +74,7 @@ def factory(tmp_path):
     return str(p)
 
 
+@pytest.mark.slow
 def test_cli_dissect_report_and_json(factory, tmp_path):
     out = tmp_path / "rep"
     res = CliRunner().invoke(app, ["dissect", f"{factory}:make", "--all-layers", "--segmenter", f"{factory}:seg",

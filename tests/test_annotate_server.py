@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from annotate_helpers import TINY_LAYER, running_server, tiny_progan
 from ganfix.pages import safe_file
 from ganfix.cli.app import app
+from cli_helpers import one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -145,14 +146,6 @@ def cli(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def one_line_error(res, *needles):
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    text = res.output.strip()
-    assert len(text.splitlines()) == 1 and text.startswith("error:") and "Traceback" not in text, text
-    for n in needles:
-        assert n in text, (n, text)
-
-
 def test_cli_mark_unmark_and_bad_inputs(tmp_path):
     gen = tiny_progan(tmp_path)
     ann = tmp_path / "a.json"
@@ -194,6 +187,7 @@ def test_cli_no_serve_writes_sheets(tmp_path, monkeypatch):
     one_line_error(cli("annotate", gen, "--layer", TINY_LAYER, "--no-serve", "--samples", 0), "--samples")
 
 
+@pytest.mark.slow
 def test_cli_serves_and_a_killed_server_loses_no_label(tmp_path):
     """The real command in a subprocess: prints its URL, saves on every change, SIGKILL loses nothing."""
     import signal

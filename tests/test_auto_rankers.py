@@ -142,3 +142,31 @@ def test_cli_worst_json_and_sheet(real_folder, features, tmp_path):
     assert (out / "worst.png").exists() and json.loads((out / "worst.json").read_text())["worst"] == data["worst"]
     res = runner.invoke(app, ["worst", SPEC, "--layer", LAYER, "--samples", str(POOL), "--worst", str(POOL + 1), "--no-real"])
     assert res.exit_code == 2 and "--worst" in res.output
+
+
+def test_sequential_repair_finds_the_planted_layer_first(gen, real_folder, features):
+    from ganfix.repair.sequential import sequential_repair
+
+    real = RealSource.from_spec(str(real_folder), resolution=16)
+    res = sequential_repair(gen, ["layer4", "layer5"], real, features, per_layer=3, samples=POOL, seed=0,
+                            eval_samples=200, eval_seed=1, random_draws=2)
+    assert res.steps[0]["units"] == PLANTED_UNITS
+    v = res.variants
+    assert v["sequential"]["fd_artifact_samples"] < v["original"]["fd_artifact_samples"]
+    assert v["sequential"]["fd_artifact_samples"] < v["random"]["fd_artifact_samples"]
+    assert v["original"]["normal_pixel_change"] == 0.0
+    assert set(v["one-layer"]["units"]) == {"layer4"} and len(v["one-layer"]["units"]["layer4"]) == 6
+    json.dumps(res.to_dict())
+
+
+def test_cli_repair_sequential(real_folder, features, tmp_path):
+    out = tmp_path / "seq"
+    res = runner.invoke(app, ["repair", SPEC, "--sequential", "layer4,layer5", "--per-layer", "2", "--samples", "200",
+                              "--random-draws", "2", "--features", features, "--real", str(real_folder), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "sequential" in res.output and (out / "report.json").exists()
+    res = runner.invoke(app, ["repair", SPEC, "--sequential", "layer5,layer4", "--features", features,
+                              "--real", str(real_folder), "--out", str(out)])
+    assert res.exit_code == 2 and "forward order" in res.output
+    res = runner.invoke(app, ["repair", SPEC, "--out", str(out)])
+    assert res.exit_code == 2 and "--annotations" in res.output

@@ -96,7 +96,8 @@ def test_flat_mlp_outputs_with_image_shape(files, tmp_path, monkeypatch):
     ok(runner.invoke(app, ["repair", *gen, "--annotations", str(ann), "--out", str(out), "--samples", "40",
                            "--random-draws", "2", "--bootstrap", "10", "--features", FEATURES,
                            "--real", str(files / "real28")]))
-    assert (out / "export" / "patched_generator.ts").exists() and (out / "before_after.png").exists()
+    assert (out / "export" / "patched_generator.pt2").exists() and (out / "before_after.png").exists()
+    assert json.loads((out / "export" / "patch.json").read_text())["export"]["image_shape"] == [1, 28, 28]
     score = json.loads(ok(runner.invoke(app, ["score", *gen, "--annotations", str(ann), "--samples", "40",
                                               "--features", FEATURES, "--real", str(files / "real28"),
                                               "--json"])).stdout)
@@ -251,3 +252,33 @@ def test_staged_progress_prints_plain_lines_when_piped(capsys):
                 update(stage, 1, 2)
     err = capsys.readouterr().err
     assert "generate: 2/2 (100%)" in err and "render: 1/2 (50%)" in err
+
+
+def test_no_normalization_warning_before_pixelnorm():
+    """ProGAN's PixelNorm only divides: a zeroed unit stays zero, so layer4 (the paper's layer) gets no warning,
+    while a conv right before a BatchNorm does."""
+    import torch
+    from torch import nn
+
+    import ganfix
+    from ganfix.layer_kinds import layer_note, patch_warning
+
+    g = ganfix.load_generator("toyscenes")
+    assert patch_warning(g, "layer4") is None and layer_note(g, "layer4") == ""
+
+    class G(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main = nn.Sequential(nn.ConvTranspose2d(8, 4, 4, 1, 0), nn.BatchNorm2d(4), nn.ReLU(),
+                                      nn.ConvTranspose2d(4, 3, 4, 4, 0), nn.Tanh())
+            self.z_shape = (8, 1, 1)
+
+        def forward(self, z):
+            return self.main(z)
+
+    dc = ganfix.Generator(G(), (8, 1, 1))
+    assert "main.2" in patch_warning(dc, "main.0")
+    x = torch.randn(1, 3, 2, 2)
+    x[:, 1] = 0
+    from ganfix.models.progan import PixelNorm
+    assert torch.equal(PixelNorm()(x)[:, 1], torch.zeros(1, 2, 2))  # the reason: zero stays zero

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from ganfix.check.config import DEFAULT_SAMPLES, find_config, load_config
 from ganfix.cli.app import app
+from cli_helpers import one_line_error
 from ganfix.errors import UsageError
 
 runner = CliRunner()
@@ -21,13 +22,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def check_error(args, *needles):
-    res = runner.invoke(app, ["check", *map(str, args)])
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    text = res.output.strip()
-    assert len(text.splitlines()) == 1 and text.startswith("error:") and "Traceback" not in text, text
-    for n in needles:
-        assert n in text, (n, text)
-    return text
+    return one_line_error(runner.invoke(app, ["check", *map(str, args)]), *needles)
 
 
 def test_ganfix_toml_paths_resolve_against_config_folder(tmp_path):

@@ -115,6 +115,7 @@ def test_baseline_written_then_regression_fails_and_runs_are_deterministic(world
     assert res.exit_code == 2 and "samples" in res.output and "--write-baseline" in res.output
 
 
+@pytest.mark.slow
 def test_annotation_fingerprint_and_patch_beats_random(world):
     good = annotation_set(world, "clean", ARTIFACT_UNITS, "good")
     wrong_model = annotation_set(world, "noisy", ARTIFACT_UNITS, "wrong-model")

@@ -9,21 +9,13 @@ import torch
 from typer.testing import CliRunner
 
 from ganfix.cli.app import app
+from cli_helpers import one_line_error
 
 runner = CliRunner()
 
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    text = result.output.strip()
-    assert len(text.splitlines()) == 1 and text.startswith("error:"), text
-    assert "Traceback" not in text
-    for n in needles:
-        assert n in text, (n, text)
 
 
 def test_layers_and_rank(small_progan_path, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ganfix.annotations import AnnotationSet
@@ -27,6 +28,7 @@ def test_shipped_set_fits_the_shipped_generator():
     assert all(ann.labels[u].get("text") for u in ann.units)  # every labelled unit says what it saw
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(app, ["demo", "--out", str(out), "--samples", "120", "--rank-samples", "200",
@@ -36,5 +38,5 @@ def test_demo_runs_end_to_end(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {"original", "patched", "random", "delta", "export"} <= set(report)
     assert len(report["random"]["draws"]) == 2
-    for name in ("report.md", "before_after.png", "sheets/index.html", "export/patched_generator.ts", "annotations.json"):
+    for name in ("report.md", "before_after.png", "sheets/index.html", "export/patched_generator.pt2", "annotations.json"):
         assert (out / name).exists(), name

@@ -111,6 +111,7 @@ def test_data_missing_is_one_clear_error(tmp_path, monkeypatch):
     assert data.main(["--out", str(tmp_path / "out")]) == 2
 
 
+@pytest.mark.slow
 def test_classifier_accuracy_on_test_subset():
     data = _need_data()
     x, y = data.load("test")

@@ -170,3 +170,28 @@ def test_token_and_host_still_required(srv):
     assert post(server, Host="evil.example")[0] == 403
     assert request(server, "POST", "/api/nope", b"{}", {"Content-Type": "application/json"})[0] == 404
     assert counter.n == 0
+
+
+def test_trickled_headers_are_cut_off(srv):
+    """Header lines sent just within the socket timeout each: the connection deadline still ends it."""
+    server, counter = srv
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(f"POST /api/add HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode())
+    t0 = time.monotonic()
+    closed = False
+    while time.monotonic() - t0 < 8:
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            closed = True
+            break
+        s.settimeout(0.3)
+        try:
+            if s.recv(4096) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            pass
+    s.close()
+    assert closed and time.monotonic() - t0 < 5
+    assert post(server)[0] == 200 and counter.n == 1

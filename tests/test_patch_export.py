@@ -78,6 +78,8 @@ def test_quantile_insertion_sets_units_to_their_high_quantile(progan):
 
 
 def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
+    """Insertion (k ≠ 0) with a spatial mask never folds: the mask travels as buffers of the layer, in
+    both formats, and the TorchScript file comes back into ganfix with its layer names."""
     h, w = progan.layer("layer4").shape[1:]
     spatial = torch.zeros(h, w)
     spatial[: h // 2, : w // 2] = 1.0
@@ -86,19 +88,24 @@ def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
     ref = hooked(progan, p, z)
     plain = progan(z)
     assert (ref - plain).abs().max() > 1e-3  # the patch does something…
-    result = export_patched(progan, p, tmp_path)
-    assert not result.folded and "buffers" in result.fold_how and result.torchscript_max_abs_diff <= 1e-5
-    assert (torch.jit.load(str(result.torchscript))(z) - ref).abs().max() <= 1e-5
-    reloaded = load_generator(str(result.torchscript), device="cpu")  # back into ganfix as a GEN spec
-    assert "layer4" in reloaded.top_layers() and (reloaded(z) - ref).abs().max() <= 1e-5
+    result = export_patched(progan, p, tmp_path, formats="pt2,torchscript")
+    assert not result.folded and result.fold.rule == "mask-buffers" and "buffers" in result.fold_how
+    assert set(result.files) == {"pt2", "torchscript"} and result.max_abs_diff() <= 1e-5
+    assert (torch.export.load(str(result.pt2)).module()(z) - ref).abs().max() <= 1e-5
+    for path in (result.pt2, result.torchscript):  # back into ganfix as a GEN spec
+        reloaded = load_generator(str(path), device="cpu")
+        assert "layer4" in reloaded.top_layers() and (reloaded(z) - ref).abs().max() <= 1e-5
     meta = json.loads((tmp_path / "patch.json").read_text())
-    assert meta["spatial"] == spatial.tolist() and meta["export"]["weights_folded"] is False
+    assert meta["spatial"] == spatial.tolist() and meta["export"]["folded"] is False
+    assert set(meta["export"]["formats"]["torchscript"]["max_abs_diff"]) == {"1", "3", "16"}
+    from safetensors.torch import load_file
+    assert {"layer4.ganfix_alpha", "layer4.ganfix_value", "layer4.ganfix_spatial"} <= set(load_file(str(result.weights)))
 
 
 def test_fold_into_the_output_layer_is_exact(progan, tmp_path):
     p = Patch("output_32x32", [1], fingerprint=progan.fingerprint)
     result = export_patched(progan, p, tmp_path)
-    assert result.folded and result.weights_max_abs_diff <= 1e-5
+    assert result.folded and max(result.fold.max_abs_diff.values()) <= 1e-5
     folded = load_generator(str(result.state_dict_pt), device="cpu")
     z = progan.latents(range(8), 1)
     assert (folded(z) - hooked(progan, p, z)).abs().max() <= 1e-5
@@ -132,34 +139,36 @@ SEQ_MODULE = textwrap.dedent('''
 
 @pytest.mark.parametrize("factory, folds", [("relu", True), ("sigmoid", False)])
 def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
-    """(Upsample, Conv, ReLU): zeroing the conv's rows is exact. With a sigmoid (σ(0) = ½) it is not:
-    the numerical check refuses the fold and the mask stays as buffers."""
+    """(Upsample, Conv, ReLU): zeroing the conv's rows is exact. With a sigmoid (σ(0) = ½) there is
+    no rule: the mask stays as buffers, and the file says so."""
+    from ganfix.export import plan_fold, verification_latents
+
     (tmp_path / "seq.py").write_text(SEQ_MODULE)
     gen = load_generator(f"{tmp_path / 'seq.py'}:{factory}", device="cpu")
     p = Patch("layer2", [2, 11], fingerprint=gen.fingerprint)
-    result = export_patched(gen, p, tmp_path / "out")
-    assert result.folded is folds and result.torchscript_max_abs_diff <= 1e-5
-    z = gen.latents(range(8), 2)
-    ref = hooked(gen, p, z)
+    latents = verification_latents(gen, 0)
+    plan = plan_fold(gen, p, latents, {b: hooked(gen, p, z) for b, z in latents.items()})
+    assert plan.folded is folds
     if folds:
-        from safetensors.torch import load_file
-
-        module = gen.module.__class__(gen.module.layer2[2])
-        module.load_state_dict(load_file(str(result.weights)))
-        assert (module(z) - ref).abs().max() <= 1e-5
-        assert result.state_dict_pt is not None
+        assert plan.rule == "conv-linear-rows" and plan.module == "layer2.1" and plan.via == ["layer2.2"]
+        assert sorted(plan.edits) == ["layer2.1.bias", "layer2.1.weight"] and max(plan.max_abs_diff.values()) == 0.0
     else:
-        assert "not exact" in result.fold_how and "buffers" in result.fold_how
-        assert result.state_dict_pt is None
+        assert plan.rule == "mask-buffers" and "layer2.2" in plan.detail and "buffers" in plan.detail
 
 
+@pytest.mark.slow
 def test_exported_torchscript_can_be_patched_and_exported_again(progan, tmp_path):
-    """GEN = a TorchScript export: ganfix hooks its named stages, and a second export keeps them."""
+    """GEN = a TorchScript export: ganfix hooks its named stages, and a second export keeps them
+    (as TorchScript: torch.export cannot trace TorchScript, and the result says so)."""
     first = Patch("layer4", [1], fingerprint=progan.fingerprint)
-    ts = load_generator(str(export_patched(progan, first, tmp_path / "a").torchscript), device="cpu")
+    ts = load_generator(str(export_patched(progan, first, tmp_path / "a", formats="torchscript").torchscript), device="cpu")
     assert ts.z_shape == progan.z_shape  # recorded in the file: no --z-shape needed
     second = Patch("layer2", [0, 5], fingerprint=ts.fingerprint)
+    with pytest.raises(UsageError, match="--format torchscript"):
+        export_patched(ts, second, tmp_path / "refused", formats="pt2")
+    assert not (tmp_path / "refused").exists()
     result = export_patched(ts, second, tmp_path / "b")
+    assert list(result.files) == ["torchscript"] and "TorchScript" in result.notes[0]
     again = load_generator(str(result.torchscript), device="cpu")
     assert list(again.top_layers()) == list(ts.top_layers())
     z = progan.latents(range(4), 0)

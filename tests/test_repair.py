@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from ganfix.annotations import AnnotationSet
 from ganfix.errors import UsageError
 from ganfix.cli.app import app
+from cli_helpers import one_line_error
 from ganfix.export import export_patched
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
@@ -79,19 +80,19 @@ def test_fid_matches_torch_fidelity_calculate_metrics(gen, real_folder, tmp_path
 def test_export_equivalence_and_reload(gen, tmp_path):
     patch = Patch("features", PLANTED_UNITS, fingerprint=gen.fingerprint)
     result = export_patched(gen, patch, tmp_path)
-    assert result.torchscript_max_abs_diff <= 1e-5
+    assert set(result.files["pt2"].max_abs_diff) == {1, 3, 16} and result.max_abs_diff() <= 1e-5
     z = gen.latents(range(32), 5)
     with torch.no_grad(), patch.applied(gen):
         hooked = gen(z)
-    script = torch.jit.load(str(result.torchscript))
-    assert (script(z) - hooked).abs().max() <= 1e-5
+    program = torch.export.load(str(result.pt2)).module()
+    assert (program(z) - hooked).abs().max() <= 1e-5
     meta = json.loads((tmp_path / "patch.json").read_text())
-    assert meta["units"] == PLANTED_UNITS and meta["export"]["torchscript_max_abs_diff"] <= 1e-5
-    # `features` is a block without own conv weights to zero → mask kept as buffers, and said so.
-    assert not result.folded and "buffers" in result.fold_how
+    assert meta["units"] == PLANTED_UNITS and meta["export"]["formats"]["pt2"]["max_abs_diff"]["16"] <= 1e-5
+    # `features` ends in a torch.cat, not in conv/linear weights → mask kept as buffers, and said so.
+    assert not result.folded and "buffers" in result.fold_how and meta["export"]["fold"]["rule"] == "mask-buffers"
     from safetensors.torch import load_file
     state = load_file(str(result.weights))
-    assert torch.equal(state["features.alpha"], torch.tensor([0.0] * 8 + [1.0, 1.0]))
+    assert torch.equal(state["features.ganfix_alpha"], torch.tensor([0.0] * 8 + [1.0, 1.0]))
 
 
 def test_progan_fold_is_exact(tmp_path):
@@ -103,22 +104,15 @@ def test_progan_fold_is_exact(tmp_path):
     g = load_generator(str(path))
     patch = Patch("layer4", [0, 3, 7], fingerprint=g.fingerprint)
     result = export_patched(g, patch, tmp_path / "out")
-    assert result.folded and result.weights_max_abs_diff <= 1e-5
+    assert result.folded and result.fold.rule == "progan-block" and max(result.fold.max_abs_diff.values()) <= 1e-5
     folded = load_generator(str(result.state_dict_pt))
     z = g.latents(range(16), 3)
     with torch.no_grad(), patch.applied(g):
         hooked = g(z)
     assert (folded(z) - hooked).abs().max() <= 1e-5
-    ts = load_generator(str(result.torchscript), z_shape=(16,))
-    assert "layer4" in ts.top_layers() and (ts(z) - hooked).abs().max() <= 1e-5
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    text = result.output.strip()
-    assert len(text.splitlines()) == 1 and text.startswith("error:"), text
-    for n in needles:
-        assert n in text, (n, text)
+    reloaded = load_generator(str(result.pt2))
+    assert reloaded.z_shape == (16,) and list(reloaded.top_layers()) == list(g.top_layers())
+    assert (reloaded(z) - hooked).abs().max() <= 1e-5
 
 
 @pytest.fixture()
@@ -139,7 +133,7 @@ def test_cli_repair_writes_report(gen, real_folder, ann_file, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {"original", "patched", "random", "delta", "export"} <= set(report)
     assert report["patched"]["fid"] < report["original"]["fid"]
-    for name in ("report.md", "before_after.png", "export/patched_generator.ts", "export/patch.json", "export/patched_weights.safetensors"):
+    for name in ("report.md", "before_after.png", "export/patched_generator.pt2", "export/patch.json", "export/patched_weights.safetensors"):
         assert (out / name).exists(), name
 
 
@@ -154,7 +148,7 @@ def test_fingerprint_refusal_and_force(gen, ann_file, tmp_path):
     assert not out.exists()
     res = runner.invoke(app, ["repair", SPEC, "--annotations", str(other), "--out", str(out), "--no-score", "--force"])
     assert res.exit_code == 0, res.output
-    assert (out / "export" / "patched_generator.ts").exists()
+    assert (out / "export" / "patched_generator.pt2").exists()
 
 
 def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch, real_folder):

@@ -167,9 +167,9 @@ def test_score_repair_is_deterministic(gen, tmp_path):
     assert c["original"]["fid"] != a["original"]["fid"]
     d = score_repair(gen, patch, src, name, selection="all", **{**kw, "bootstrap": None})
     assert d["settings"]["bootstrap"] == 200 == auto_bootstrap(51) and auto_bootstrap(2048) == 10
-    with pytest.raises(UsageError, match="random-draws"):
+    with pytest.raises(UsageError, match="random_draws must be at least 1"):
         score_repair(gen, patch, src, name, **{**kw, "random_draws": 0})
-    with pytest.raises(UsageError, match="--select"):
+    with pytest.raises(UsageError, match="select=best"):
         score_repair(gen, patch, src, name, selection="best", **kw)
 
 

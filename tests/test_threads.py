@@ -31,6 +31,7 @@ def test_resolve_threads(monkeypatch):
             resolve_threads()
 
 
+@pytest.mark.slow
 def test_bad_threads_is_one_line_exit_2():
     env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
     res = subprocess.run([sys.executable, "-m", "ganfix", "layers", "toyscenes", "--threads", "0"],

@@ -57,6 +57,7 @@ def test_builtin_segmenter_protocol_and_held_out_accuracy():
     assert xg.grad is not None and xg.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_feature_extractor_through_torch_fidelity(tmp_path):
     import torch_fidelity
     from typer.testing import CliRunner

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -10,6 +11,7 @@ TINY_GAN = ["--n-scenes", "16", "--batch", "4", "--z-dim", "8", "--widths", "8,8
             "--log-every", "1", "--threads", "1"]
 
 
+@pytest.mark.slow
 def test_train_generator_checkpoints_resumes_and_exports(tmp_path):
     from ganfix.generator import load_generator
     from ganfix.models.progan import progan_from_state_dict
@@ -33,6 +35,7 @@ def test_train_generator_checkpoints_resumes_and_exports(tmp_path):
     assert not list(out.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_train_generator_is_seeded(tmp_path):
     from ganfix.world import train_generator as tg
 

@@ -45,4 +45,4 @@ ganfix repair "${G[@]}" --annotations "$SET" --out "$OUT/repair" "${FEATURES[@]}
   --samples 5000 --seed 2
 
 # The exported TorchScript needs neither ganfix's hooks nor models.py: same FD as the patched row.
-ganfix score "$OUT/repair/export/patched_generator.ts" "${FEATURES[@]}" --real "$OUT/real-b" --samples 5000 --seed 2
+ganfix score "$OUT/repair/export/patched_generator.pt2" "${FEATURES[@]}" --real "$OUT/real-b" --samples 5000 --seed 2

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..errors import UsageError
 
 CONFIG_NAMES = ("ganfix.toml", "pyproject.toml")
 
 # Default N: on the embedded world this keeps `ganfix check` well under a minute on 2 CPU cores
 # (measured; see docs/ci.md). Raise it for real models, where FID at small N is strongly biased.
-DEFAULT_SAMPLES = 1000
+DEFAULT_SAMPLES = defaults.CHECK_SAMPLES
 
 # key -> (expected type(s), human name of the type); top level.
 TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -83,17 +84,21 @@ class CheckConfig:
     z_shape: tuple[int, ...] | None = None
     output_range: tuple[float, float] | None = None
     trust_pickle: bool = False
-    features: str = "toyscenes"
-    real: str = "world"
-    real_as_written: str = "world"  # for comparing settings: the resolved path differs between checkouts
+    features: str = ""  # "": the generator's default (ganfix.defaults.features_for), filled in by parse_config
+    real: str = defaults.REAL
+    real_as_written: str = defaults.REAL  # for comparing settings: the resolved path differs between checkouts
     samples: int = DEFAULT_SAMPLES
-    seed: int = 0
+    seed: int = defaults.SEED
     device: str | None = None
     inception_weights: str | None = None
-    random_draws: int = 10  # = ganfix.scoring.DEFAULT_RANDOM_DRAWS (not imported: this module stays torch-free)
+    random_draws: int = defaults.CHECK_RANDOM_DRAWS
     # Bootstrap resamples for the patch gate's interval; each costs one FID per variant (a matrix
     # square root), so the default is kept modest for CI.
-    bootstrap: int = 100
+    bootstrap: int = defaults.CHECK_BOOTSTRAP
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            self.features = defaults.features_for(self.generator)
     gates: Gates = field(default_factory=Gates)
 
     def settings(self) -> dict[str, Any]:
@@ -184,7 +189,7 @@ def _number(value: float, key: str, source: Path | None, where: str, *, minimum:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.endswith((".pt", ".pth", ".pkl", ".ts", ".zip")) or "/" in spec or spec.startswith(".")
+    return spec.endswith((".pt", ".pth", ".pkl", ".ts", ".pt2", ".zip")) or "/" in spec or spec.startswith(".")
 
 
 def parse_config(data: dict, base: Path | None = None, source: Path | None = None, where: str = "") -> CheckConfig:

@@ -1,4 +1,4 @@
-"""The product's metrics provider: FID/KID and repair reports from ganfix.scoring (torch-fidelity)."""
+"""The product's metrics provider: FID/KID and repair reports from the score and repair workflows."""
 from __future__ import annotations
 
 from .config import CheckConfig
@@ -22,15 +22,16 @@ class ScoringMetrics:
         return self._real
 
     def score(self, gen) -> dict:
-        from ..scoring import score_generator
+        from ..workflow.score import score
 
-        return score_generator(gen, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
-                               seed=self.cfg.seed, inception_weights=self.cfg.inception_weights, use_cache=self.use_cache)
+        c = self.cfg
+        return score(gen, real=self.real(gen), features=c.features, samples=c.samples, seed=c.seed,
+                     inception_weights=c.inception_weights, use_cache=self.use_cache, progress=False).metrics
 
     def repair(self, gen, patch) -> dict:
-        from ..scoring import score_repair
+        from ..workflow.repair import repair
 
-        return score_repair(gen, patch, self.real(gen), features=self.cfg.features, samples=self.cfg.samples,
-                            seed=self.cfg.seed, random_draws=self.cfg.random_draws,
-                            bootstrap=self.cfg.bootstrap,
-                            inception_weights=self.cfg.inception_weights, use_cache=self.use_cache)
+        c = self.cfg
+        return repair(gen, patch, real=self.real(gen), features=c.features, samples=c.samples, seed=c.seed,
+                      random_draws=c.random_draws, bootstrap=c.bootstrap, inception_weights=c.inception_weights,
+                      use_cache=self.use_cache, progress=False).report

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -11,9 +12,10 @@ import typer
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
-from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
-                     parse_ints, print_json)
-from .scan_opts import ABLATION, BY_HELP, ScanOptions, ranking_names, run_scan, scan_options, scan_real_source
+from .common import (GenArg, GenOptions, JsonOpt, console_for, err_console, option_group, parse_ints, preflight,
+                     print_json, serve_page)
+from .. import defaults
+from .scan_opts import PassOptions, ScanOptions, ranking_command
 
 
 def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
@@ -38,119 +40,158 @@ def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
 
 
 def sheets_progress(console):
-    """Bars on a terminal, plain periodic lines per stage when piped (CI logs)."""
+    """One bar per stage of the sheets (tally, generate, draw) on a terminal, plain periodic lines per stage when
+    piped (CI logs); used as `with sheets_progress(c) as update: update(stage, n, total)`."""
     from ..progress import StagedProgress
 
-    bar = StagedProgress(console)
-    return bar, bar
+    return StagedProgress(console)
+
+
+def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:
+    """--mark/--unmark: record labels without sheets or a browser."""
+    from ..annotations import update_file
+
+    def apply(s):
+        for u in to_mark:
+            s.mark(u, marked=True, text=text)
+        for u in to_unmark:
+            s.mark(u, marked=False)
+
+    # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
+    aset, _ = update_file(path, aset, apply)
+    if json_output:
+        print_json({"file": str(path), "layer": aset.layer, "set": set_name, "units": list(aset.units)})
+    else:
+        console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
+
+
+def sheet_ranking(g, layer, run, scan_opts):
+    """A ranking to order the sheets by when `by` is not computed from the statistics pass (ablation, iou, ace);
+    None lets the sheets rank by the statistics they tally anyway."""
+    from ..ranking import StatsRanker, get_ranker
+    from ..workflow.rank import rank
+
+    if isinstance(get_ranker(run.by)[0], StatsRanker):
+        return None
+    return rank(g, layer, run.by, with_stats=False, **run.rank_kwargs(), **scan_opts.for_ranking(run.by))
+
+
+def report_sheets(manifest, out_dir, console, json_output) -> None:
+    index = out_dir / "index.html"
+    if json_output:
+        print_json({"sheets": str(out_dir), "index": str(index), "units": len(manifest["units"]),
+                    "groups": [str(out_dir / gr["file"]) for gr in manifest["groups"]]})
+    else:
+        console.print(f"wrote {len(manifest['units'])} unit sheets and {len(manifest['groups'])} grouped sheets; open {index}")
+
+
+def serve(aset, path, manifest, out_dir, port, open_browser, console, json_output) -> None:
+    """The labelling page on 127.0.0.1 until Ctrl-C; every change is saved to `path`."""
+    from ..pages import LabelSession, labelling_page
+
+    if not Path(path).exists():
+        aset.save(path)  # the page edits a file that exists from the start
+
+    def announce(url: str) -> None:
+        if json_output:
+            return print_json({"url": url, "annotations": str(path), "sheets": str(out_dir)})
+        console.print(f"labelling page: [bold]{url}[/]", soft_wrap=True, highlight=False)
+        console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
+
+    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port, open_browser, announce,
+               lambda: err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}"))
+
+
+@dataclass(frozen=True)
+class SheetOptions:
+    """How the contact sheets are drawn."""
+    quantile: float = defaults.SHEET_QUANTILE
+    top: Optional[int] = None
+    group_size: int = defaults.SHEET_GROUP_SIZE
+
+
+sheet_options = option_group("sheet", SheetOptions, [
+    ("quantile", typer.Option(defaults.SHEET_QUANTILE, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."), float),
+    ("top", typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."), Optional[int]),
+    ("group_size", typer.Option(defaults.SHEET_GROUP_SIZE, "--group-size", help="Units per grouped sheet."), int)])
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """Where the sheets go and how the labelling page is served."""
+    out: Optional[Path] = None
+    port: int = 0
+    no_serve: bool = False
+    open_browser: bool = False
+
+
+page_options = option_group("page", PageOptions, [
+    ("out", typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."), Optional[Path]),
+    ("port", typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."), int),
+    ("no_serve", typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."), bool),
+    ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
+
+
+@ranking_command
+@sheet_options
+@page_options
+def annotate(
+    gen: str = GenArg,
+    run: PassOptions = None,
+    sheet: SheetOptions = None,
+    page: PageOptions = None,
+    annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
+    set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
+    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
+    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
+    text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
+    force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
+    scan_opts: ScanOptions = None,
+    gen_opts: GenOptions = None,
+    json_output: bool = JsonOpt,
+) -> None:
+    """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
+    from ..annotations import default_annotation_path
+    from ..sheets import build_sheets
+
+    check_args(run, page.port, text, mark)
+    preflight(files=((annotations, "--annotations"),))
+    console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
+    to_mark, to_unmark = marks(g, layer, mark, unmark)
+    path = annotations or default_annotation_path(g, layer, set_name)
+    aset = open_set(g, layer, set_name, Path(path), force, {"ranking": run.by, "samples": run.samples, "seed": run.seed})
+    if to_mark or to_unmark:
+        return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
+    out_dir = page.out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
+    ranking = sheet_ranking(g, layer, run, scan_opts)
+    with sheets_progress(err_console) as update:
+        manifest = build_sheets(g, layer, out_dir, samples=run.samples, seed=run.seed, by=run.by, k=run.k,
+                                batch_size=run.batch_size, ranking=ranking, use_cache=not run.no_cache,
+                                progress=update, **asdict(sheet))
+    if page.no_serve:
+        return report_sheets(manifest, out_dir, console, json_output)
+    serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("annotate")
-    @handle_errors
-    @generator_options
-    @scan_options
-    def annotate(
-        gen: str = GenArg,
-        layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units to label (see `ganfix layers GEN`)."),
-        samples: int = typer.Option(2000, "--samples", "-n", help="Samples in the ranking pass (top-k come from these)."),
-        seed: int = SeedOpt,
-        by: str = typer.Option("max", "--by", help=f"Ranking order of the units: {', '.join(ranking_names())}. {BY_HELP}"),
-        k: int = typer.Option(10, "--k", help="Top samples shown per unit."),
-        quantile: float = typer.Option(0.99, "--quantile", help="Per-unit activation quantile that outlines where a unit fires."),
-        top: Optional[int] = typer.Option(None, "--top", help="Only the top N units in ranking order (default: all)."),
-        group_size: int = typer.Option(10, "--group-size", help="Units per grouped sheet."),
-        annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
-        set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."),
-        port: int = typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."),
-        no_serve: bool = typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."),
-        mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
-        unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
-        text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
-        force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
-        open_browser: bool = typer.Option(False, "--open", help="Also open the page in the default browser."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Recompute statistics and sheets."),
-        scan_opts: ScanOptions = None,
-        gen_opts: GenOptions = None,
-        json_output: bool = JsonOpt,
-    ) -> None:
-        """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
-        from ..preflight import check_at_least, check_cache_writable, check_output_dir, check_output_file  # noqa: F401
-        check_output_dir(out)
-        check_output_file(annotations, "--annotations")
-        check_cache_writable(not no_cache)
-        from ..annotations import default_annotation_path
+    app.command("annotate")(annotate)
 
-        check_sample_args(samples, batch_size, k)
-        if by not in ranking_names():
-            raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(ranking_names())}")
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--port must be in 0…65535, got {port}")
-        if text is not None and mark is None:
-            raise UsageError("--text labels the units given with --mark; add --mark UNITS")
-        console = console_for(json_output)
-        g = gen_opts.load(gen)
-        g.layer(layer)
-        to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
-        if set(to_mark) & set(to_unmark):
-            raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(set(to_mark) & set(to_unmark))))}")
-        path = annotations or default_annotation_path(g, layer, set_name)
-        source = {"ranking": by, "samples": samples, "seed": seed}
-        aset = open_set(g, layer, set_name, Path(path), force, source)
 
-        if to_mark or to_unmark:  # scripted labelling: no sheets, no server
-            from ..annotations import update_file
+def check_args(run, port, text, mark) -> None:
+    from ..ranking import get_ranker
 
-            def apply(s):
-                for u in to_mark:
-                    s.mark(u, marked=True, text=text)
-                for u in to_unmark:
-                    s.mark(u, marked=False)
+    check_sample_args(run.samples, run.batch_size, run.k)
+    get_ranker(run.by)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be in 0…65535, got {port}")
+    if text is not None and mark is None:
+        raise UsageError("--text labels the units given with --mark; add --mark UNITS")
 
-            # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
-            aset, _ = update_file(path, aset, apply)
-            if json_output:
-                print_json({"file": str(path), "layer": layer, "set": set_name, "units": list(aset.units)})
-            else:
-                console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
-            return
 
-        from ..pages import LabelSession, PageServer, labelling_page
-        from ..sheets import build_sheets
-
-        out_dir = out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
-        ranking = None
-        if by == ABLATION:
-            scan = run_scan(g, layer, None, seed, scan_opts, scan_real_source(g, scan_opts), batch_size, not no_cache)
-            ranking = scan.ranking()
-        bar, update = sheets_progress(err_console)
-        with bar:
-            manifest = build_sheets(g, layer, out_dir, samples=samples, seed=seed, by=by, quantile=quantile, k=k,
-                                    group_size=group_size, top=top, batch_size=batch_size, ranking=ranking,
-                                    use_cache=not no_cache, progress=update)
-        index = out_dir / "index.html"
-        if no_serve:
-            if json_output:
-                print_json({"sheets": str(out_dir), "index": str(index), "units": len(manifest["units"]),
-                            "groups": [str(out_dir / gr["file"]) for gr in manifest["groups"]]})
-            else:
-                console.print(f"wrote {len(manifest['units'])} unit sheets and {len(manifest['groups'])} grouped sheets; open {index}")
-            return
-        if not Path(path).exists():
-            aset.save(path)  # the page edits a file that exists from the start
-        session = LabelSession(aset, Path(path), manifest, out_dir)
-        with PageServer(labelling_page(session), port=port) as server:
-            if json_output:
-                print_json({"url": server.url, "annotations": str(path), "sheets": str(out_dir)})
-            else:
-                console.print(f"labelling page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-                console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
-            if open_browser:
-                import webbrowser
-                webbrowser.open(server.url)
-            try:
-                server.wait()
-            except KeyboardInterrupt:
-                err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}")
+def marks(g, layer, mark, unmark) -> tuple[list[int], list[int]]:
+    g.layer(layer)
+    to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
+    both = set(to_mark) & set(to_unmark)
+    if both:
+        raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(both)))}")
+    return to_mark, to_unmark

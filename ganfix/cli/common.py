@@ -5,6 +5,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -25,6 +26,41 @@ out_console = Console()
 
 def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
+
+
+# Library errors name Python parameters (`bootstrap must be at least 0, got -5`, `pool=50 must be at least
+# samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
+# options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
+LIBRARY_NAMES = {"selection": "select"}
+_LEADING_NAME = re.compile(r"(^|; )([a-z][a-z0-9_]*)(?= must )")
+_PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
+
+
+def command_flags(fn: Callable) -> dict[str, str]:
+    """{parameter name: its long flag} of a typer command function (e.g. {"kid_subset_size": "--kid-subset-size"})."""
+    flags = {}
+    for p in inspect.signature(fn).parameters.values():
+        decls = getattr(p.default, "param_decls", None) or ()
+        longs = [d.split("/")[0] for d in decls if d.startswith("--")]
+        if longs:
+            flags[p.name] = longs[0]
+    return flags
+
+
+def flag_message(message: str, flags: dict[str, str]) -> str:
+    """`name=value` → `--flag value` for the names the command has as flags; others stay as they are."""
+
+    def sub(m: re.Match) -> str:
+        name, value = m.group(1), m.group(2).strip("'\"")
+        flag = flags.get(LIBRARY_NAMES.get(name, name))
+        if flag is None:
+            return m.group(0)
+        return flag if value in ("", "True") else f"{flag} {value}"
+
+    message = _PARAM_REF.sub(sub, message)
+    # a parameter that opens a clause: "bootstrap must be at least 0, got -5" → "--bootstrap must be …"
+    return _LEADING_NAME.sub(lambda m: m.group(1) + flags.get(LIBRARY_NAMES.get(m.group(2), m.group(2)), m.group(2)),
+                             message)
 
 
 INTERNAL_ERROR_EXIT = 3  # distinct from 1 (a failed gate) and 2 (bad input): CI can tell a crash from a failing model
@@ -56,16 +92,19 @@ def _rank_prefix() -> str:
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """User-caused errors: one line on stderr and exit 2 (no traceback). Internal errors: one line and
-    exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes through."""
+    """User-caused errors: one line on stderr (in the command's flags) and exit 2, no traceback. Internal errors:
+    one line and exit 3, the traceback only with --debug / GANFIX_DEBUG=1. A failed gate (typer.Exit(1)) passes.
+    Before the command runs: its --out folder can be written, and the cache too when it takes --no-cache."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            preflight(kwargs.get("out"), not kwargs["no_cache"] if "no_cache" in kwargs else False)
             return fn(*args, **kwargs)
         except GanfixError as exc:
+            text = flag_message(str(exc), command_flags(wrapper))
             # escape: messages quote config tables like [gates] that rich would eat as markup
-            err_console.print(f"[bold red]error:[/] {_rank_prefix()}{escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {_rank_prefix()}{escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -105,7 +144,7 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 
 # Reusable typer options for loading a generator spec.
-GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
+GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), torch.export .pt2 or TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")
@@ -165,18 +204,22 @@ _GEN_PARAMS = [("weights", WeightsOpt, Optional[str]), ("z_shape", ZShapeOpt, Op
 
 def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> Callable[[Callable], Callable]:
     """A decorator that gives a command the options `params` ([(name, typer.Option, type)]) and hands them to
-    it as one `cls(**values)` in its parameter `field` (replaced in the signature typer reads)."""
+    it as one `cls(**values)` in its parameter `field` (replaced, at its place, in the signature typer reads)."""
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
+        names = list(sig.parameters)
+        at = names.index(field) if field in names else len(names)  # the options stand where the group's parameter was
         own = [p for p in sig.parameters.values() if p.name != field]
         added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann) for n, opt, ann in params]
+        # typer passes options by keyword; after a keyword-only parameter every parameter must be one too
+        after = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p for p in own[at:]]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return fn(*args, **{field: cls(**{n: kwargs.pop(n) for n, _, _ in params})}, **kwargs)
 
-        wrapper.__signature__ = sig.replace(parameters=own + added)
+        wrapper.__signature__ = sig.replace(parameters=own[:at] + added + after)
         wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != field},
                                    **{n: ann for n, _, ann in params}}
         return wrapper
@@ -186,3 +229,32 @@ def option_group(field: str, cls: type, params: list[tuple[str, Any, Any]]) -> C
 
 # --weights, --z-shape, --output-range, --device, --trust-pickle → `gen_opts: GenOptions`
 generator_options = option_group("gen_opts", GenOptions, _GEN_PARAMS)
+
+
+def preflight(out=None, use_cache: bool = True, files: tuple = ()) -> None:
+    """Before any work: the output folder and files can be written, and so can the cache (when it is used)."""
+    from ..preflight import check_cache_writable, check_output_dir, check_output_file
+
+    check_output_dir(out)
+    for path, option in files:
+        check_output_file(path, option)
+    check_cache_writable(use_cache)
+
+
+NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics "
+                          "(results are the same; caches are checksummed).")
+
+
+def serve_page(page, port: int, open_browser: bool, announce: Callable[[str], None], stopped: Callable[[], None]) -> None:
+    """Serve a local page (ganfix.pages) until Ctrl-C: announce(url) once it listens, stopped() at the end."""
+    from ..pages import PageServer
+
+    with PageServer(page, port=port) as server:
+        announce(server.url)
+        if open_browser:
+            import webbrowser
+            webbrowser.open(server.url)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            stopped()

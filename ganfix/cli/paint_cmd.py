@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from ..errors import UsageError
-from .common import GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors, print_json
+from .common import (GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors, print_json,
+                     serve_page)
 
 
 def register(app: typer.Typer) -> None:
@@ -74,23 +75,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _serve(painting, out, port, open_browser, json_output, console) -> None:
-    from ..pages import PageServer
     from ..pages.paint import PaintSession, paint_page
 
     session = PaintSession(painting, out)
-    with PageServer(paint_page(session), port=port) as server:
-        palette = {e.name: e.units for e in painting.palette.entries}
+    palette = {e.name: e.units for e in painting.palette.entries}
+
+    def announce(url: str) -> None:
         if json_output:
-            print_json({"url": server.url, "out": str(out), "palette": palette})
-        else:
-            console.print(f"paint page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-            console.print("palette: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in palette.items()),
-                          highlight=False, soft_wrap=True)
-            console.print(f"saves go to {out}; Ctrl-C to stop", highlight=False)
-        if open_browser:
-            import webbrowser
-            webbrowser.open(server.url)
-        try:
-            server.wait()
-        except KeyboardInterrupt:
-            err_console.print("stopped")
+            return print_json({"url": url, "out": str(out), "palette": palette})
+        console.print(f"paint page: [bold]{url}[/]", soft_wrap=True, highlight=False)
+        console.print("palette: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in palette.items()),
+                      highlight=False, soft_wrap=True)
+        console.print(f"saves go to {out}; Ctrl-C to stop", highlight=False)
+
+    serve_page(paint_page(session), port, open_browser, announce, lambda: err_console.print("stopped"))

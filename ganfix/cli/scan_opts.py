@@ -1,25 +1,24 @@
-"""Options and helper for the `ablation` ranking (single-unit ablation scan), shared by rank and annotate."""
+"""The options rank and annotate share: the statistics pass and ranking, and what the rankers that score
+against real data (the ablation scan, the automatic rankers) score against."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import typer
 
-from ..errors import UsageError
-from ..progress import progress_bar
-from ..ranking import strategies
-from ..real_data import RealSource
-from .common import err_console, option_group, output_resolution
+from .. import defaults
+from ..ranking import get_ranker, ranker_names
+from .common import SeedOpt, generator_options, handle_errors, option_group
 
-ABLATION = "ablation"  # not a statistic: scored by scanning single-unit ablations (ganfix.ranking.ablation)
-
-ScanSamplesOpt = typer.Option(1000, "--scan-samples", help="With --by ablation: images scored per unit.")
-ScanFeaturesOpt = typer.Option("inception", "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
-                               "(needs torch-fidelity's weights file) or a registered one, e.g. toyscenes (offline).")
-ScanRealOpt = typer.Option(None, "--real", help="With --by ablation, unit-fid, realism or artifact: real images, a folder "
-                           "of images or 'world' (the embedded renderer); required except for built-in generators, which name their own.")
-ScanRealSeedOpt = typer.Option(1, "--real-seed", help="With --real world (ablation and the automatic rankers): seed of the real set.")
+ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
+ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
+                               "(needs torch-fidelity's weights file; the default except for built-ins that name their "
+                               "own: toyscenes for the toy generator) or a registered one, e.g. toyscenes (offline).")
+ScanRealOpt = typer.Option(None, "--real", help="With --by ablation, unit-fid, realism or artifact: real images, a folder of images or 'world' (the "
+                           "embedded renderer); required except for built-in generators, which name their own.")
+ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --real world (ablation and the automatic "
+                               "rankers): seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
 SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
@@ -29,68 +28,66 @@ BY_HELP = ("unit-fid, realism, rare, local-activation and artifact are automatic
            "--samples samples (unit-fid, realism and artifact compare with --real in --features space; see README). "
            "'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
-           "with --units on wide layers).")
+           "with --units on wide layers). 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
+           "(--samples samples, the toyscenes segmenter).")
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     """What the `ablation` ranking scores against: --scan-samples, --features, --real, --real-seed, --inception-weights."""
-    scan_samples: int = 1000
-    features: str = "inception"
+    scan_samples: int = defaults.SCAN_SAMPLES
+    features: Optional[str] = None
     real: Optional[str] = None
-    real_seed: int = 1
+    real_seed: int = defaults.REAL_SEED
     inception_weights: Optional[str] = None
+
+    def for_ranking(self, by: str, **extra) -> dict:
+        """The options the ranker `by` takes (the scan's only for rankers that scan); `extra` given when set."""
+        ranker, _ = get_ranker(by)
+        given = {k: v for k, v in extra.items() if v}
+        return {**{k: v for k, v in asdict(self).items() if k in ranker.options}, **given}
 
 
 scan_options = option_group("scan_opts", ScanOptions, [
-    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, str), ("real", ScanRealOpt, Optional[str]),
-    ("real_seed", ScanRealSeedOpt, int), ("inception_weights", ScanInceptionOpt, Optional[str])])
+    ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, Optional[str]),
+    ("real", ScanRealOpt, Optional[str]), ("real_seed", ScanRealSeedOpt, int),
+    ("inception_weights", ScanInceptionOpt, Optional[str])])
 
 
-def ranking_names() -> list[str]:
-    return [*strategies(), ABLATION]
+def by_help(what: str) -> str:
+    return f"{what}: {', '.join(ranker_names())}. {BY_HELP}"
 
 
-def rank_names() -> list[str]:
-    """What `rank --by` accepts: the statistics rankings, the ablation scan and the automatic artifact rankers."""
-    from ..ranking.automatic import AUTOMATIC
+@dataclass(frozen=True)
+class PassOptions:
+    """The layer, its statistics pass and the ranking: --layer, --samples, --seed, --batch-size, --by, --k, --no-cache."""
+    layer: str = ""
+    samples: int = defaults.RANK_SAMPLES
+    seed: int = defaults.SEED
+    batch_size: int = defaults.BATCH_SIZE
+    by: str = defaults.RANKING
+    k: int = defaults.TOP_K
+    no_cache: bool = False
 
-    return [*ranking_names(), *AUTOMATIC]
-
-
-def auto_real_source(g, o: ScanOptions, samples: int) -> RealSource:
-    """The real set of the automatic rankers: `samples` images of --real (the pool and the real set are the same size)."""
-    from ..real_sets import real_source_for
-
-    return real_source_for(g, o.real, o.real_seed, samples=samples)
-
-
-def scan_real_source(g, o: ScanOptions) -> RealSource:
-    if o.scan_samples < 2:
-        raise UsageError(f"--scan-samples must be at least 2, got {o.scan_samples}")
-    from ..real_sets import real_source_for
-
-    return real_source_for(g, o.real, o.real_seed, samples=o.scan_samples)
+    def rank_kwargs(self) -> dict:
+        """Keywords of ganfix.rank for this pass."""
+        return {"samples": self.samples, "seed": self.seed, "batch_size": self.batch_size, "k": self.k,
+                "use_cache": not self.no_cache}
 
 
-def run_scan(g, layer, only, seed, o: ScanOptions, real_src, batch_size, use_cache):
-    """The single-unit ablation scan behind `--by ablation`, with a progress bar on stderr."""
-    from ..ranking.ablation import scan_ablations
+pass_options = option_group("run", PassOptions, [
+    ("layer", typer.Option(..., "--layer", "-l", help="Layer whose units to rank (see `ganfix layers GEN`)."), str),
+    ("samples", typer.Option(defaults.RANK_SAMPLES, "--samples", "-n", help="Seeded samples in the statistics pass "
+                             "(each unit's top-k samples come from these)."), int),
+    ("seed", SeedOpt, int),
+    ("batch_size", typer.Option(defaults.BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on "
+                                "it)."), int),
+    ("by", typer.Option(defaults.RANKING, "--by", help=by_help("Ranking order of the units")), str),
+    ("k", typer.Option(defaults.TOP_K, "--k", help="Top-k samples kept per unit (shown on its sheet)."), int),
+    ("no_cache", typer.Option(False, "--no-cache", help="Recompute even if cached passes (and sheets) exist."), bool)])
 
-    units = list(only) if only is not None else None
-    total = len(units) if units is not None else g.layer(layer).units
-    with progress_bar(f"ablation scan {layer}", total, err_console) as bar:
-        task = bar.add_task("scan", total=total)
-        return scan_ablations(g, layer, real_src, o.features, o.scan_samples, seed, units, o.inception_weights,
-                              batch_size=batch_size, use_cache=use_cache, on_unit=lambda u: bar.advance(task, 1))
 
-
-def run_suggest(g, scan, real_src, o: ScanOptions, max_units, batch_size, use_cache):
-    """Forward selection over the scan's helpful units, with a progress bar on stderr."""
-    from ..ranking.ablation import greedy_set
-
-    total = len(scan.helpful())
-    with progress_bar(f"forward selection {scan.layer}", total, err_console) as bar:
-        task = bar.add_task("suggest", total=total)
-        return greedy_set(g, scan, real_src, o.features, max_units, o.inception_weights, batch_size, use_cache,
-                          on_step=lambda u: bar.advance(task, 1))
+def ranking_command(fn):
+    """A command that ranks a layer's units (rank, annotate): user errors as one line, the generator options,
+    the real-data options of the scanning rankers and the statistics pass (`gen_opts`, `scan_opts`, `run`)."""
+    return handle_errors(generator_options(scan_options(pass_options(fn))))

@@ -7,23 +7,21 @@ from rich.table import Table
 
 from ..atomic import atomic_write_json
 from ..errors import UsageError
-from ..real_data import RealSource
-from .common import console_for, err_console, output_resolution, print_json
+from ..real_sets import real_source_for
+from .common import console_for, err_console, print_json
 
 
 def run_sequential(g, layers: str, out: Path, features: str, real: str, real_seed: int, inception_weights, by: str,
                    per_layer: int, samples: int, seed: int, eval_seed, artifact_fraction: float, random_draws: int,
                    batch_size: int, json_output: bool) -> None:
     from ..ranking.automatic import check_by
-    from ..repair.sequential import sequential_repair
+    from ..repair.sequential import check_layers, sequential_repair
 
     check_by(by)
-    names = [s.strip() for s in layers.split(",") if s.strip()]
+    names = check_layers(g, [s.strip() for s in layers.split(",") if s.strip()])
     if samples < 10:
         raise UsageError(f"--samples must be at least 10, got {samples}")
-    real_src = RealSource.from_spec(real, seed=real_seed, resolution=output_resolution(g))
-    if real_src.available() is not None and real_src.available() < samples:
-        raise UsageError(f"{real} has {real_src.available()} images, fewer than --samples {samples}")
+    real_src = real_source_for(g, real, real_seed, samples=samples)
     result = sequential_repair(g, names, real_src, features, by, per_layer, samples, seed, samples,
                                seed + 1 if eval_seed is None else eval_seed, artifact_fraction, random_draws,
                                inception_weights, batch_size, on_stage=lambda s: err_console.print(f"[dim]{s}[/dim]"))

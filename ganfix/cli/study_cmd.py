@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from .common import GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors, print_json
+from .common import (GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors, print_json,
+                     serve_page)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +86,6 @@ def _report(study, json_output, console, imported) -> None:
 
 def _serve(gen, gen_opts, annotations, repair, out, samples, seed, rater, port, no_serve, force, open_browser,
            batch_size, json_output, console) -> None:
-    from ..pages import PageServer
     from ..pages.study import StudySession, study_page
     from ..progress import progress
     from ..study import build_study, study_patches
@@ -103,16 +103,12 @@ def _serve(gen, gen_opts, annotations, repair, out, samples, seed, rater, port, 
             console.print(f"wrote {len(st.trials)} pairs to {out}", highlight=False)
         return
     session = StudySession(st, rater)
-    with PageServer(study_page(session), port=port) as server:
+
+    def announce(url: str) -> None:
         if json_output:
-            print_json({"url": server.url, "study": str(out), "answers": str(session.log.path), "rater": rater})
-        else:
-            console.print(f"study page: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
-            console.print(f"answers of rater {rater!r} are saved to {session.log.path}; Ctrl-C to stop", highlight=False, soft_wrap=True)
-        if open_browser:
-            import webbrowser
-            webbrowser.open(server.url)
-        try:
-            server.wait()
-        except KeyboardInterrupt:
-            err_console.print(f"stopped; {session.state()['done']} of {len(st.trials)} pairs answered")
+            return print_json({"url": url, "study": str(out), "answers": str(session.log.path), "rater": rater})
+        console.print(f"study page: [bold]{url}[/]", soft_wrap=True, highlight=False)
+        console.print(f"answers of rater {rater!r} are saved to {session.log.path}; Ctrl-C to stop", highlight=False, soft_wrap=True)
+
+    serve_page(study_page(session), port, open_browser, announce,
+               lambda: err_console.print(f"stopped; {session.state()['done']} of {len(st.trials)} pairs answered"))

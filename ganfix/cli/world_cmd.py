@@ -1,7 +1,6 @@
 """`ganfix world …`: the embedded offline world — render scenes, (re)train its networks, measure it."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Optional
 
@@ -12,14 +11,6 @@ from .common import JsonOpt, err_console, handle_errors, print_json
 
 world_app = typer.Typer(help="The embedded offline world: procedural scenes, toy GAN, segmenter, features.",
                         no_args_is_help=True)
-
-
-def _png(array) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @world_app.command("render")
@@ -34,36 +25,11 @@ def render(
     json_output: bool = JsonOpt,
 ) -> None:
     """Render N procedural scenes as PNG images (+ class-map PNGs), usable as the real set for scoring."""
-    from ..atomic import atomic_write_bytes, atomic_write_json
-    from ..world.scenes import CLASS_NAMES, render_scene
+    from ..progress import progress
+    from ..world.scene_files import write_scene_files
 
-    if n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
-    if start < 0:
-        raise UsageError(f"--start must be ≥ 0, got {start}")
-    if resolution < 32 or resolution > 1024:
-        raise UsageError(f"--resolution must be in 32…1024, got {resolution}")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    try:
-        (out / "images").mkdir(parents=True, exist_ok=True)
-        if masks:
-            (out / "masks").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {out}: {exc.strerror}") from None
-    from ..progress import progress_bar
-
-    with progress_bar("rendering", n, err_console) as progress:
-        task = progress.add_task("rendering", total=n)
-        for i in range(start, start + n):
-            rgb, cls = render_scene(seed, i, resolution)
-            atomic_write_bytes(out / "images" / f"{i:06d}.png", _png(rgb))
-            if masks:
-                atomic_write_bytes(out / "masks" / f"{i:06d}.png", _png(cls))
-            progress.advance(task)
-    meta = {"n": n, "start": start, "seed": seed, "resolution": resolution, "class_names": CLASS_NAMES,
-            "images": str(out / "images"), "masks": str(out / "masks") if masks else None}
-    atomic_write_json(out / "scenes.json", meta)
+    with progress("rendering", n, err_console) as step:
+        meta = write_scene_files(out, n, seed, start, resolution, masks, on_progress=step)
     if json_output:
         print_json(meta)
     else:

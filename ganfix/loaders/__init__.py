@@ -1,6 +1,6 @@
 """Generator specs → Generator, one module per format.
 
-`load_generator(spec)` accepts a built-in name, a TorchScript file, a ProGAN state dict in the GAN
+`load_generator(spec)` accepts a built-in name, a torch.export `.pt2` archive, a TorchScript file, a ProGAN state dict in the GAN
 Dissection layout, a StyleGAN-style pickle (only with trust_pickle) or `path/to/file.py:factory`
 (with `weights=`). Checkpoints load with `torch.load(..., weights_only=True)`.
 """
@@ -19,6 +19,7 @@ from ..user_code import factory_identity, is_factory_spec
 from .checkpoint import one_line, read_state, unwrap_state_dict
 from .factory import infer_z_shape, load_factory
 from .stylegan_pickle import StyleGANAdapter
+from .pt2 import is_pt2, load_pt2
 from .torchscript import is_torchscript, load_torchscript
 
 __all__ = ["load_generator"]
@@ -87,6 +88,13 @@ def load_generator(
         if shape is None:
             raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape")
         return make(module, shape, out_range or (-1.0, 1.0), spec)
+    if path.is_file() and is_pt2(path):
+        module, shape, recorded = load_pt2(path, z_shape, trust_pickle)
+        g = make(module, shape, out_range or recorded.get("output_range") or (-1.0, 1.0), spec)
+        g.code_identity = recorded["code_identity"]
+        if g.reshape is None and recorded.get("image_shape"):  # a flat-output generator exported by ganfix
+            g.reshape = recorded["image_shape"]
+        return g
     if path.is_file() and is_torchscript(path):
         module, shape = load_torchscript(path, z_shape, dev)
         return make(module, shape, out_range or (-1.0, 1.0), spec)

@@ -30,20 +30,24 @@ class _Stage(nn.Module):
         return self.inner(x)
 
 
-class ScriptChain(nn.Module):
+class ScriptChain(nn.Sequential):
     """Runs a TorchScript module's children one by one from Python so their outputs can be hooked.
 
-    Only used after checking numerically that the chain reproduces the scripted forward."""
+    Only used after checking numerically that the chain reproduces the scripted forward. It is itself
+    scriptable, so a patched chain can be exported as TorchScript again with its stage names."""
 
     def __init__(self, script: nn.Module, reshape_input: bool):
         super().__init__()
         for name, child in script.named_children():
-            self.add_module(name, _Stage(child))
+            # a scripted nn.Sequential runs its children in order: expand it, so nested layers
+            # (a DCGAN's main.0 … main.13) stay hookable
+            nested = getattr(child, "original_name", "") == "Sequential" and any(True for _ in child.children())
+            self.add_module(name, ScriptChain(child, False) if nested else _Stage(child))
         self.reshape_input = reshape_input
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z.reshape(z.shape[0], -1, 1, 1) if self.reshape_input else z
-        for stage in self.children():
+        for stage in self:
             x = stage(x)
         return x
 

@@ -11,7 +11,8 @@ once, for every page:
   `Sec-Fetch-Site: cross-site`/`same-site`, is refused; the body must be exactly `application/json`
   (optionally `; charset=utf-8`), at most `Page.max_body` bytes, nested at most `MAX_DEPTH` deep,
   and must arrive within `body_seconds` (a slow or stalled client gets 408, it cannot hold a thread);
-  every socket has a timeout;
+  every socket has a timeout, and a whole connection a deadline (3 × the socket timeout + the body
+  deadline), so trickled header lines cannot hold a thread either;
 - files are served only from the page's static folder and the page's own folders, after resolving
   symlinks and checking containment.
 """
@@ -109,6 +110,21 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.socket_timeout  # StreamRequestHandler applies it to the socket
         super().setup()
+        # A whole connection (request line, headers, body, reply) has a deadline too: a client that
+        # trickles header lines, each within the socket timeout, is cut off all the same.
+        self._watchdog = threading.Timer(self.server.connection_seconds, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _cut(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        self._watchdog.cancel()
+        super().finish()
 
     def log_message(self, *args) -> None:  # quiet: request lines would print the token
         pass
@@ -264,6 +280,7 @@ class _Server(ThreadingHTTPServer):
     page: Page
     socket_timeout: float
     body_seconds: float
+    connection_seconds: float
 
 
 class PageServer:
@@ -280,6 +297,7 @@ class PageServer:
         self.httpd.page = page
         self.httpd.socket_timeout = socket_timeout
         self.httpd.body_seconds = socket_timeout if body_seconds is None else body_seconds
+        self.httpd.connection_seconds = 3 * socket_timeout + self.httpd.body_seconds
         self._thread: threading.Thread | None = None
 
     @property

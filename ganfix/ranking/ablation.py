@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .. import defaults
 from ..extractors import real_features, resolve_extractor
 from ..generator import Generator
 from ..patch import Patch
@@ -75,7 +76,8 @@ class _Variants:
     def __init__(self, gen, real, features, samples, seed, inception_weights, batch_size, use_cache):
         from ..real_sets import offline_features_for
 
-        self.extractor = resolve_extractor(features, inception_weights, None, offline_features_for(gen))
+        self.extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, None,
+                                           offline_features_for(gen))
         self._fe = self.extractor.build()
         self.real_feats = real_features(real, samples, self.extractor, batch_size, use_cache)
         self.rstats = real_stats(self.real_feats)
@@ -118,10 +120,12 @@ def greedy_set(gen: Generator, scan: AblationScan, real: RealSource, features: s
 
 
 @torch.no_grad()
-def scan_ablations(gen: Generator, layer: str, real: RealSource, features: str = "toyscenes", samples: int = 1000,
-                   seed: int = 0, units: Sequence[int] | None = None, inception_weights: str | None = None,
-                   kid_subset_size: int | None = None, batch_size: int = 64, use_cache: bool = True,
-                   on_unit: Callable[[int], None] | None = None, kid_subsets: int = 50) -> AblationScan:
+def scan_ablations(gen: Generator, layer: str, real: RealSource, features: str | None = None,
+                   samples: int = defaults.SCAN_SAMPLES, seed: int = defaults.SEED, units: Sequence[int] | None = None,
+                   inception_weights: str | None = None, kid_subset_size: int | None = defaults.KID_SUBSET_SIZE,
+                   batch_size: int = defaults.BATCH_SIZE, use_cache: bool = True,
+                   on_unit: Callable[[int], None] | None = None,
+                   kid_subsets: int = defaults.SCAN_KID_SUBSETS) -> AblationScan:
     """Ablate each unit alone (k = 0 everywhere) on samples 0…N−1 and measure ΔFID, ΔKID vs the original."""
     info = gen.layer(layer)
     units = list(range(info.units)) if units is None else list(gen.check_units(layer, units))

@@ -1,44 +1,31 @@
-"""Rank the units of a layer by a score computed from UnitStats.
+"""A Ranking of a layer's units, and `rank_units` for the rankers computed from UnitStats alone.
 
-Strategies (higher score ranks first):
+The statistics rankers (higher score ranks first):
 - max:      mean of the unit's top-k per-sample maxima (how strongly it can fire);
 - mean:     mean activation over all samples and positions;
 - sparsity: top-k mean ÷ (|0.99 quantile| + std + 1e-6): units that fire strongly in rare places
             (artifact candidates) score high, units that are on everywhere score ~1.
-More strategies plug in with `register_strategy(name, fn)` (e.g. IoU with a class, artifact score).
+They are registered with the other rankers (ablation, iou:<class>, ace:<class>) in ganfix.ranking.builtin.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Optional
 
 import torch
 
 from ..errors import UsageError
 from ..stats import UnitStats
 
-Strategy = Callable[[UnitStats], torch.Tensor]
-_STRATEGIES: dict[str, tuple[Strategy, str]] = {}
 
-
-def register_strategy(name: str, fn: Strategy, description: str = "") -> None:
-    _STRATEGIES[name] = (fn, description)
-
-
-def strategies() -> dict[str, str]:
-    return {k: v[1] for k, v in _STRATEGIES.items()}
-
-
-def _topk_mean(stats: UnitStats) -> torch.Tensor:
+def topk_mean(stats: UnitStats) -> torch.Tensor:
     vals = stats.topk.values
     finite = torch.isfinite(vals)
     return torch.where(finite, vals, torch.zeros_like(vals)).sum(1) / finite.sum(1).clamp_min(1)
 
 
-register_strategy("max", _topk_mean, "mean of the top-k per-sample maxima")
-register_strategy("mean", lambda s: s.mean, "mean activation")
-register_strategy("sparsity", lambda s: _topk_mean(s) / (s.quantile(0.99).abs() + s.std + 1e-6),
-                  "strong but rare firing: top-k mean ÷ (|q99| + std)")
+def sparsity(stats: UnitStats) -> torch.Tensor:
+    return topk_mean(stats) / (stats.quantile(0.99).abs() + stats.std + 1e-6)
 
 
 @dataclass
@@ -47,6 +34,8 @@ class Ranking:
     by: str
     scores: torch.Tensor  # [d], one per unit
     order: list[int] = field(default_factory=list)  # unit ids, best first
+    details: dict[str, Any] = field(default_factory=dict, repr=False)  # what the ranker found on the way (e.g. "scan")
+    stats: Optional[UnitStats] = field(default=None, repr=False)      # the layer's statistics pass, when one ran
 
     def top(self, n: int) -> list[int]:
         return self.order[:n]
@@ -59,10 +48,21 @@ class Ranking:
                 "scores": [float(self.scores[u]) for u in range(len(self.scores))]}
 
 
+def strategies() -> dict[str, str]:
+    """The rankers computed from UnitStats alone (name → description)."""
+    from .registry import StatsRanker, rankers
+
+    return {n: r.description for n, r in rankers().items() if isinstance(r, StatsRanker)}
+
+
 def rank_units(stats: UnitStats, by: str = "max", layer: str | None = None) -> Ranking:
-    if by not in _STRATEGIES:
-        raise UsageError(f"unknown ranking {by!r}; choose one of: {', '.join(_STRATEGIES)}")
-    scores = _STRATEGIES[by][0](stats).float()
+    """Rank from a statistics pass already made (`ganfix.rank(gen, layer, by=…)` runs any ranker)."""
+    from .registry import StatsRanker, get_ranker
+
+    ranker, _ = get_ranker(by)
+    if not isinstance(ranker, StatsRanker):
+        raise UsageError(f"ranking {by!r} is not computed from unit statistics; use ganfix.rank(gen, layer, by={by!r})")
+    scores = ranker.scores(stats)
     # Stable sort: equal scores keep unit order, so rankings are deterministic.
     order = torch.argsort(-scores, stable=True).tolist()
-    return Ranking(layer or stats.meta.get("layer", "?"), by, scores, order)
+    return Ranking(layer or stats.meta.get("layer", "?"), by, scores, order, stats=stats)

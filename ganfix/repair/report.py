@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..generator import Generator
+from ..export import export_markdown
 from ..patch import Patch
 from ..scoring import verdict
 
@@ -57,9 +58,7 @@ def markdown(report: dict, export: dict | None = None) -> str:
         extra += f" ({ci[0]:+.3f} … {ci[1]:+.3f})" if ci else ""
         lines.append(f"- units {dr['units']}: {metric} {dr['fid']:.3f}{extra}")
     if export:
-        lines += ["", "## Exported", "", f"- TorchScript: `{Path(export['torchscript']).name}` (max abs diff vs hooked {export['torchscript_max_abs_diff']:.1e})",
-                  f"- Weights: `{Path(export['weights']).name}` — {'folded: ' if export['folded'] else 'not folded: '}{export['fold_how']}",
-                  "- `patch.json` describes the rule, units and verification."]
+        lines += ["", "## Exported", "", export_markdown(export)]
     return "\n".join(lines) + "\n"
 
 

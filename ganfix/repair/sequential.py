@@ -75,12 +75,8 @@ def detect(gen: Generator, layer: str, patches: Sequence[Patch], by: str, real: 
     return {"layer": layer, "units": units, "scores": {str(u): float(auto.ranking.scores[u]) for u in units}}
 
 
-@torch.no_grad()
-def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, features: str = "inception",
-                      by: str = "artifact", per_layer: int = 4, samples: int = 1000, seed: int = 0,
-                      eval_samples: int = 1000, eval_seed: int = 1, artifact_fraction: float = 0.2,
-                      random_draws: int = 3, inception_weights: str | None = None, batch_size: int = 64,
-                      eval_real: RealSource | None = None, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
+def check_layers(gen: Generator, layers: Sequence[str]) -> list[str]:
+    """Known, distinct, in forward order (UsageError otherwise)."""
     layers = list(layers)
     if not layers:
         raise UsageError("--sequential needs at least one layer, e.g. layer4,layer5,layer6")
@@ -91,6 +87,16 @@ def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, f
         gen.layer(name)
     if [order.index(n) for n in layers] != sorted(order.index(n) for n in layers):
         raise UsageError(f"--sequential layers must be in forward order ({', '.join(n for n in order if n in layers)})")
+    return layers
+
+
+@torch.no_grad()
+def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, features: str = "inception",
+                      by: str = "artifact", per_layer: int = 4, samples: int = 1000, seed: int = 0,
+                      eval_samples: int = 1000, eval_seed: int = 1, artifact_fraction: float = 0.2,
+                      random_draws: int = 3, inception_weights: str | None = None, batch_size: int = 64,
+                      eval_real: RealSource | None = None, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
+    layers = check_layers(gen, layers)
     if per_layer < 1:
         raise UsageError(f"--per-layer must be at least 1, got {per_layer}")
     if not 0 < artifact_fraction <= 0.5:

@@ -20,11 +20,11 @@ from .unit_stats import UnitStats
 
 def check_sample_args(samples: int, batch_size: int, k: int | None = None) -> None:
     if samples < 1:
-        raise UsageError(f"--samples must be at least 1, got {samples}")
+        raise UsageError(f"samples must be at least 1, got {samples}")
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     if k is not None and k < 1:
-        raise UsageError(f"--k/--top must be at least 1, got {k}")
+        raise UsageError(f"k must be at least 1, got {k}")
 
 
 def stats_cache_key(gen: Generator, layer: str, samples: int, seed: int, k: int, capacity: int, start: int) -> str:

@@ -1,4 +1,4 @@
-"""Register the embedded toy world's generator and segmenter as built-ins named `toyscenes`.
+"""Register the embedded toy world's generator, segmenter and feature extractor as built-ins named `toyscenes`.
 
 Imported lazily by ganfix.registry on the first built-in lookup.  Weights live in
 ganfix/world/assets and load with `torch.load(weights_only=True)`; the generator's fingerprint is
@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from ..errors import UsageError
-from ..registry import BuiltinGenerator, BuiltinSegmenter, register_generator, register_segmenter
+from ..registry import (BuiltinExtractor, BuiltinGenerator, BuiltinSegmenter, register_extractor, register_generator,
+                        register_segmenter)
 
 ASSETS = Path(__file__).parent / "assets"
 GENERATOR_WEIGHTS = ASSETS / "toyscenes_generator.pt"
@@ -49,6 +50,36 @@ def build_segmenter():
     return ToySegmenter(load_segnet(SEGMENTER_WEIGHTS))
 
 
+def ensure_extractor() -> None:
+    from .toy_extractor import ensure_registered
+
+    ensure_registered()
+
+
+def extractor_digest() -> str | None:
+    """The toyscenes extractor is the segmenter's encoder: its weights file names its identity."""
+    import hashlib
+
+    return hashlib.sha256(SEGMENTER_WEIGHTS.read_bytes()).hexdigest()[:16] if SEGMENTER_WEIGHTS.is_file() else None
+
+
+def ensure_ssl_extractor() -> None:
+    from .toy_ssl import SSL_WEIGHTS, ensure_registered
+
+    if not SSL_WEIGHTS.is_file():
+        raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
+                         "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
+    ensure_registered()
+
+
+def ssl_extractor_digest() -> str | None:
+    import hashlib
+
+    from .toy_ssl import SSL_WEIGHTS
+
+    return hashlib.sha256(SSL_WEIGHTS.read_bytes()).hexdigest()[:16] if SSL_WEIGHTS.is_file() else None
+
+
 def generator_recipe() -> dict:
     return json.loads(GENERATOR_RECIPE.read_text()) if GENERATOR_RECIPE.is_file() else {}
 
@@ -68,4 +99,16 @@ register_segmenter(BuiltinSegmenter(
     build=build_segmenter,
     description="small U-Net segmenter for the procedural scenes: " + ", ".join(
         ["sky", "ground", "road", "building", "window", "door", "tree"]),
+))
+register_extractor(BuiltinExtractor(
+    name="toyscenes",
+    ensure_registered=ensure_extractor,
+    weights_digest=extractor_digest,
+    description="the toy world's 128-d features (offline; Fréchet distances in it are not Inception FID)",
+))
+register_extractor(BuiltinExtractor(
+    name="toyscenes-ssl",
+    ensure_registered=ensure_ssl_extractor,
+    weights_digest=ssl_extractor_digest,
+    description="the toy world's second, independent feature space: a self-supervised encoder (world/toy_ssl.py)",
 ))

@@ -29,22 +29,29 @@ FEATURE_LAYER = "pool"
 PROVIDED_FEATURES = ("pool", "pool_all", "class_freq")
 
 
-class FeatureExtractorToyScenes(FeatureExtractorBase):
+class ToyWorldExtractor(FeatureExtractorBase):
+    """What the toy world's extractors share for torch-fidelity: uint8 [B,3,H,W] → [-1,1] at the native
+    resolution, no compilation. Subclasses name their features and implement `load` and `features`."""
+
+    PROVIDED: tuple[str, ...] = ()
+    DEFAULT = ""
+    LABEL = ""
+
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
-        self.net = load_segnet(feature_extractor_weights_path)
+        self.net = self.load(feature_extractor_weights_path)
         self.requires_grad_(False)
         self.eval()
 
-    @staticmethod
-    def get_provided_features_list():
-        return PROVIDED_FEATURES
+    @classmethod
+    def get_provided_features_list(cls):
+        return cls.PROVIDED
 
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
+    @classmethod
+    def get_default_feature_layer_for_metric(cls, metric):
         if metric in ("fid", "kid", "prc"):
-            return FEATURE_LAYER
-        raise ValueError(f"the toyscenes extractor provides no feature for metric {metric!r}")
+            return cls.DEFAULT
+        raise ValueError(f"the {cls.LABEL} extractor provides no feature for metric {metric!r}")
 
     @staticmethod
     def can_be_compiled():
@@ -57,10 +64,28 @@ class FeatureExtractorToyScenes(FeatureExtractorBase):
     def forward(self, x):
         vassert(torch.is_tensor(x) and x.dtype == torch.uint8, "Expecting image as torch.Tensor with dtype=torch.uint8")
         vassert(x.dim() == 4 and x.shape[1] == 3, f"Input is not Bx3xHxW: {x.shape}")
-        x = x.float().div(127.5).sub(1.0)  # same [-1,1] mapping the segmenter was trained with
+        x = x.float().div(127.5).sub(1.0)  # same [-1,1] mapping the networks were trained with
         if x.shape[-2:] != (NATIVE_RESOLUTION, NATIVE_RESOLUTION):
             x = F.interpolate(x, size=(NATIVE_RESOLUTION, NATIVE_RESOLUTION), mode="bilinear",
                               align_corners=False, antialias=True)
+        return self.features(x)
+
+    def load(self, path):
+        raise NotImplementedError
+
+    def features(self, x) -> tuple:
+        raise NotImplementedError
+
+
+class FeatureExtractorToyScenes(ToyWorldExtractor):
+    PROVIDED = PROVIDED_FEATURES
+    DEFAULT = FEATURE_LAYER
+    LABEL = "toyscenes"
+
+    def load(self, path):
+        return load_segnet(path)
+
+    def features(self, x) -> tuple:
         feats = self.net.encode(x)
         out = {}
         gap = lambda t: t.mean(dim=(2, 3))  # noqa: E731

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 ASSETS = Path(__file__).parent / "assets"
@@ -70,41 +69,17 @@ def load_encoder(path: str | Path | None = None) -> SceneEncoder:
 
 
 def _extractor_class():
-    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-    from torch_fidelity.helpers import vassert
+    from .toy_extractor import ToyWorldExtractor  # imports torch-fidelity: only when registering
 
-    class FeatureExtractorToyScenesSSL(FeatureExtractorBase):
-        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-            super().__init__(name, features_list)
-            self.net = load_encoder(feature_extractor_weights_path)
-            self.requires_grad_(False)
-            self.eval()
+    class FeatureExtractorToyScenesSSL(ToyWorldExtractor):
+        PROVIDED = (FEATURE_LAYER,)
+        DEFAULT = FEATURE_LAYER
+        LABEL = "toyscenes-ssl"
 
-        @staticmethod
-        def get_provided_features_list():
-            return (FEATURE_LAYER,)
+        def load(self, path):
+            return load_encoder(path)
 
-        @staticmethod
-        def get_default_feature_layer_for_metric(metric):
-            if metric in ("fid", "kid", "prc"):
-                return FEATURE_LAYER
-            raise ValueError(f"the toyscenes-ssl extractor provides no feature for metric {metric!r}")
-
-        @staticmethod
-        def can_be_compiled():
-            return False
-
-        @staticmethod
-        def get_dummy_input_for_compile():
-            return torch.zeros(1, 3, NATIVE_RESOLUTION, NATIVE_RESOLUTION, dtype=torch.uint8)
-
-        def forward(self, x):
-            vassert(torch.is_tensor(x) and x.dtype == torch.uint8, "Expecting image as torch.Tensor with dtype=torch.uint8")
-            vassert(x.dim() == 4 and x.shape[1] == 3, f"Input is not Bx3xHxW: {x.shape}")
-            x = x.float().div(127.5).sub(1.0)
-            if x.shape[-2:] != (NATIVE_RESOLUTION, NATIVE_RESOLUTION):
-                x = F.interpolate(x, size=(NATIVE_RESOLUTION, NATIVE_RESOLUTION), mode="bilinear",
-                                  align_corners=False, antialias=True)
+        def features(self, x) -> tuple:
             return (self.net.features(x).float(),)
 
     return FeatureExtractorToyScenesSSL

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .train_args import add_loop_args, training_parser
 from ..atomic import atomic_torch_save, atomic_write_json
 from ..models.progan import ProGAN
 from .scenes import render_batch
@@ -74,25 +75,19 @@ class Discriminator(nn.Module):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="run folder (checkpoint, recipe, samples)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (weights init, batches, latents)")
-    p.add_argument("--scene-seed", type=int, default=0, help="seed of the rendered training scenes")
-    p.add_argument("--n-scenes", type=int, default=20000)
+    p = training_parser(__doc__, scene_seed=0, n_scenes=20000, out_help="run folder (checkpoint, recipe, samples)",
+                        seed_help="training seed (weights init, batches, latents)")
+    add_loop_args(p, batch=32, lr=0.002)
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--z-dim", type=int, default=128)
     p.add_argument("--widths", default="128,64,32,16,8", help="G widths at 4,8,16,32,64 px")
     p.add_argument("--d-widths", default="8,16,32,64,128", help="D widths at 64,32,16,8,4 px")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--r1-gamma", type=float, default=1.0)
     p.add_argument("--r1-every", type=int, default=4, help="lazy R1: penalty every k D steps (scaled by k)")
     p.add_argument("--ema-beta", type=float, default=0.998)
     p.add_argument("--minutes", type=float, default=80.0, help="wall-clock budget, counted across resumes")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=50)
     return p.parse_args(argv)
 
 

@@ -17,25 +17,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .train_args import add_loop_args, training_parser
 from ..atomic import atomic_torch_save, atomic_write_json
 from .scenes import CLASS_NAMES, render_batch
 from .toy_segmenter import SceneSegNet, confusion, iou_from_confusion, segnet_state_dict
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scene-seed", type=int, default=100, help="stream of the training scenes")
+    p = training_parser(__doc__, scene_seed=100, n_scenes=8000, scene_seed_help="stream of the training scenes")
+    add_loop_args(p, batch=32, lr=3e-3)
     p.add_argument("--eval-seed", type=int, default=200, help="stream of the held-out scenes")
-    p.add_argument("--n-scenes", type=int, default=8000)
     p.add_argument("--n-eval", type=int, default=500)
     p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--widths", default="16,32,64,128")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=50)
     return p.parse_args(argv)
 
 
