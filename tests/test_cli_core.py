@@ -134,3 +134,21 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     path = atomic_write_text(tmp_path / "out.json", "{}")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_plain_progress_prints_the_final_count_once():
+    import io
+
+    from ganfix.progress import PlainProgress
+
+    buf = io.StringIO()
+    with PlainProgress("palette", 2, stream=buf, interval=0) as bar:
+        bar.advance(n=1)
+        bar.advance(n=1)
+    assert [line.split(",")[0] for line in buf.getvalue().splitlines()] == ["palette: 1/2 (50%)", "palette: 2/2 (100%)"]
+    buf = io.StringIO()
+    with PlainProgress("palette", 2, stream=buf, interval=0) as bar:
+        bar.advance(n=1)
+        bar.interval = float("inf")
+        bar.advance(n=1)
+    assert [line.split(",")[0] for line in buf.getvalue().splitlines()] == ["palette: 1/2 (50%)", "palette: 2/2 (100%)"]
