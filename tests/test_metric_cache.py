@@ -188,3 +188,25 @@ def test_cached_score_imports_no_torch_fidelity(tmp_path):
     import json
 
     assert json.loads(runs[0].stdout)["fid"] == json.loads(runs[1].stdout)["fid"]
+
+
+def test_layer_and_image_shapes_are_remembered_with_the_fingerprint(cache_dir, monkeypatch):
+    import ganfix.generator as generator_mod
+    from ganfix.generator import Generator
+    from ganfix.models import ProGAN
+
+    torch.manual_seed(0)
+    module = ProGAN(16, z_dim=8, widths=[8, 8, 4])
+    first = Generator(module, (8,))
+    layers, image = first.layers, first.image_shape
+    probes = []
+    real_probe = generator_mod.probe_layers
+    monkeypatch.setattr(generator_mod, "probe_layers", lambda *a: probes.append(1) or real_probe(*a))
+    again = Generator(module, (8,))
+    assert again.layers == layers and again.image_shape == image == (3, 16, 16) and probes == []
+    with torch.no_grad():
+        module.layer1.conv.weight.add_(1.0)  # another fingerprint: probed again
+    assert Generator(module, (8,)).layers == layers and probes == [1]
+    for entry in (cache_dir / "layer_shapes").iterdir():  # a damaged entry: probed again, silently
+        entry.write_bytes(b"junk")
+    assert Generator(module, (8,)).layers == layers and probes == [1, 1]
