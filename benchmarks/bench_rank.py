@@ -206,11 +206,12 @@ print(x.shape[1])
 """
 
 
-def cli_mode(samples: int, batch: int, rounds: int, layer: str, threads: int) -> dict:
-    """Whole processes: `ganfix rank` vs a bare truncated forward, alternated, medians."""
+def cli_mode(samples: int, batch: int, rounds: int, layer: str, threads: int, before: str | None = None) -> dict:
+    """Whole processes: `ganfix rank` vs a bare truncated forward, alternated, medians. With `before` (the
+    source tree of an older ganfix), its `ganfix rank` runs alternated too."""
     gen = paper_progan64()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads)}
-    t_rank, t_trunc = [], []
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    t_rank, t_trunc, t_before = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "progan64_paper.pt"
         torch.save(gen.module.state_dict(), ckpt)
@@ -219,22 +220,29 @@ def cli_mode(samples: int, batch: int, rounds: int, layer: str, threads: int) ->
                     "-b", str(batch), "--no-cache", "--json", "--threads", str(threads)]
         trunc_cmd = [sys.executable, "-c", TRUNCATED_CHILD, str(REPO / "ganfix" / "models" / "progan.py"), str(ckpt),
                      layer, str(samples), str(batch), str(threads)]
+        contenders = [(trunc_cmd, t_trunc, REPO), (rank_cmd, t_rank, REPO)]
+        if before:
+            contenders.append((rank_cmd, t_before, Path(before).resolve()))
         for r in range(rounds + 1):  # round 0 warms the OS file cache
-            for cmd, out in ((trunc_cmd, t_trunc), (rank_cmd, t_rank)):
+            for cmd, out, tree in contenders:
                 t = time.perf_counter()
-                res = subprocess.run(cmd, env={**env, "GANFIX_CACHE": str(Path(tmp) / "cache")}, capture_output=True,
-                                     text=True)
+                res = subprocess.run(cmd, env={**env, "PYTHONPATH": str(tree), "GANFIX_CACHE": str(Path(tmp) / "cache")},
+                                     capture_output=True, text=True, cwd=tree)
                 took = time.perf_counter() - t
                 if res.returncode:
                     raise SystemExit(f"{' '.join(cmd[:4])} … failed:\n{res.stderr[-2000:]}")
                 if r:
                     out.append(took)
             if r:
-                print(f"  round {r}: truncated forward process {t_trunc[-1]:.1f}s, ganfix rank process {t_rank[-1]:.1f}s "
-                      f"({load()})", flush=True)
+                print(f"  round {r}: truncated forward process {t_trunc[-1]:.1f}s, ganfix rank process {t_rank[-1]:.1f}s"
+                      + (f", before: {t_before[-1]:.1f}s" if before else "") + f" ({load()})", flush=True)
     tr, rk = statistics.median(t_trunc), statistics.median(t_rank)
-    return {"samples": samples, "threads": threads, "rounds": rounds, "truncated_process_s": tr, "rank_process_s": rk,
-            "rank_over_truncated_throughput": tr / rk}
+    out = {"samples": samples, "threads": threads, "rounds": rounds, "truncated_process_s": tr, "rank_process_s": rk,
+           "rank_over_truncated_throughput": tr / rk}
+    if before:
+        out.update(before_rank_process_s=statistics.median(t_before),
+                   before_rank_over_truncated_throughput=tr / statistics.median(t_before))
+    return out
 
 
 def main() -> None:
@@ -246,6 +254,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, help="default 2 (1 with --quick)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in every contender (default 1)")
     ap.add_argument("--only", choices=["p1", "p2", "p3", "cli"], action="append")
+    ap.add_argument("--before", help="CLI mode: source tree of an older ganfix whose `ganfix rank` runs alternated")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     samples = args.samples or (512 if args.quick else 1024)
@@ -271,9 +280,10 @@ def main() -> None:
               f"[{r3['small']['maxrss_kb'] / 1024:.0f} MiB vs {r3['large']['maxrss_kb'] / 1024:.0f} MiB]  ({load()})",
               flush=True)
     if "cli" in parts:
-        rc = out["CLI"] = cli_mode(samples, 64, rounds, args.layer, args.threads)
+        rc = out["CLI"] = cli_mode(samples, 64, rounds, args.layer, args.threads, args.before)
         print(f"CLI whole process: ganfix rank ÷ truncated forward throughput = {rc['rank_over_truncated_throughput']:.3f} "
-              f"(target ≥ 0.80; {samples} samples, {args.threads} thread(s))  ({load()})", flush=True)
+              + (f"(before: {rc['before_rank_over_truncated_throughput']:.3f}) " if args.before else "")
+              + f"(target ≥ 0.80; {samples} samples, {args.threads} thread(s))  ({load()})", flush=True)
     print(json.dumps(out, indent=2))
 
 
