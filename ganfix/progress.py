@@ -75,3 +75,40 @@ def progress(description: str, total: int, console: Console | None = None) -> It
     with progress_bar(description, total, console) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+class StagedProgress:
+    """Progress of a pass with named stages (e.g. sheets: tally, generate, render), each with its own
+    total: rich bars on a terminal, periodic plain lines per stage otherwise. Call it as
+    `update(stage, n, total)` (the shape of `ganfix.sheets.build_sheets`' progress callback)."""
+
+    def __init__(self, console: Console | None = None, width: int = 9, interval: float = 10.0):
+        from .distributed import rank
+
+        self.console = console or _stderr
+        self.interval = interval if rank() == 0 else float("inf")  # under torchrun rank 0 alone shows progress
+        self.rich = self.console.is_terminal and rank() == 0
+        self.bar = (Progress(TextColumn(f"{{task.description:>{width}}}"), BarColumn(), MofNCompleteColumn(),
+                             TimeRemainingColumn(), console=self.console, transient=True) if self.rich else None)
+        self.tasks: dict[str, object] = {}
+
+    def __enter__(self) -> "StagedProgress":
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        else:
+            for plain in self.tasks.values():
+                plain.__exit__(*exc)
+
+    def __call__(self, stage: str, n: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = (self.bar.add_task(stage, total=total) if self.bar is not None
+                                 else PlainProgress(stage, total, interval=self.interval))
+        if self.bar is not None:
+            self.bar.advance(self.tasks[stage], n)
+        else:
+            self.tasks[stage].advance(0, n)

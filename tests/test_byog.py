@@ -226,6 +226,34 @@ def test_user_extractor_contract(tmp_path):
         resolve_extractor(str(bad))
 
 
+def test_check_config_needs_real_for_non_builtins(files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ext.py").write_text((HERE / "models.py").read_text())
+    base = f'generator = "{MODELS}:dcgan"\nweights = "{files / "dcgan_ckpt.pt"}"\nfeatures = "ext.py:features"\n'
+    (tmp_path / "ganfix.toml").write_text(base + "samples = 20\n[gates]\nmax_fid = 10\n")
+    one_line_error(runner.invoke(app, ["check"]), "missing key 'real'", "not a built-in generator")
+    from ganfix.check.config import load_config
+
+    (tmp_path / "ganfix.toml").write_text(base + f'real = "{files / "real32"}"\nsamples = 20\n[gates]\nmax_fid = 10\n')
+    cfg = load_config(tmp_path / "ganfix.toml")
+    assert cfg.features == f"{tmp_path / 'ext.py'}:features"  # a file.py:factory extractor, relative to the config
+
+
+def test_staged_progress_prints_plain_lines_when_piped(capsys):
+    import io
+
+    from rich.console import Console
+
+    from ganfix.progress import StagedProgress
+
+    with StagedProgress(Console(file=io.StringIO(), force_terminal=False), interval=0) as update:
+        for stage in ("generate", "render"):
+            for _ in range(2):
+                update(stage, 1, 2)
+    err = capsys.readouterr().err
+    assert "generate: 2/2 (100%)" in err and "render: 1/2 (50%)" in err
+
+
 def test_no_normalization_warning_before_pixelnorm():
     """ProGAN's PixelNorm only divides: a zeroed unit stays zero, so layer4 (the paper's layer) gets no warning,
     while a conv right before a BatchNorm does."""

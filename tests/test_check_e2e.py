@@ -95,7 +95,7 @@ def test_fid_kid_gates_junit_and_job_summary(world, tmp_path):
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "| max_fid | ❌ FAIL |" in text and "| max_kid | ✅ pass |" in text
     errors = [l for l in res.output.splitlines() if l.startswith("::error")]
-    assert len(errors) == 1 and "max_fid" in errors[0] and "FID" in errors[0]
+    assert len(errors) == 1 and "max_fid" in errors[0] and ("FID" in errors[0] or "FD (" in errors[0])
 
 
 def test_baseline_written_then_regression_fails_and_runs_are_deterministic(world, tmp_path):

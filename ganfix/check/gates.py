@@ -52,10 +52,17 @@ def gate_annotations(gen, path: Path):
                       f"({len(aset.units)} units on {aset.layer})", metrics), aset
 
 
+def metric_label(metrics: dict) -> str:
+    """'FID' in Inception's space, else 'FD (<extractor> features)'; with the real set when known."""
+    label = metrics.get("metric", "FID")
+    return f"{label} vs {metrics['real_label']}" if metrics.get("real_label") else label
+
+
 def gate_max_fid(metrics: dict, limit: float) -> GateResult:
     fid = float(metrics["fid"])
     ok = fid <= limit
-    return GateResult("max_fid", ok, f"FID {fid:.3f} {'≤' if ok else '>'} {limit:g}", {"fid": fid, "max_fid": limit})
+    return GateResult("max_fid", ok, f"{metric_label(metrics)} {fid:.3f} {'≤' if ok else '>'} {limit:g}",
+                      {"fid": fid, "max_fid": limit})
 
 
 def gate_max_kid(metrics: dict, limit: float) -> GateResult:
@@ -74,7 +81,7 @@ def gate_baseline(metrics: dict, baseline: dict, tolerance: float, path: Path) -
     rel = (fid - base) / base if base > 0 else math.inf if fid > base else 0.0
     ok = fid <= allowed
     verb = "within" if ok else "regressed beyond"
-    return GateResult("baseline", ok, f"FID {fid:.3f} vs baseline {base:.3f} ({rel:+.1%}), {verb} tolerance {tolerance:.0%}",
+    return GateResult("baseline", ok, f"{metric_label(metrics)} {fid:.3f} vs baseline {base:.3f} ({rel:+.1%}), {verb} tolerance {tolerance:.0%}",
                       {"fid": fid, "baseline_fid": base, "relative_change": rel, "tolerance": tolerance,
                        "max_allowed_fid": allowed, "baseline_file": str(path)})
 

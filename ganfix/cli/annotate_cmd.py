@@ -4,13 +4,11 @@
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
@@ -41,20 +39,12 @@ def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
     return g.check_units(layer, units)
 
 
-@contextmanager
 def sheets_progress(console):
-    """One bar per stage of the sheets (tally, generate, draw): yields update(stage, n, total)."""
-    bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
+    """One bar per stage of the sheets (tally, generate, draw) on a terminal, plain periodic lines per stage when
+    piped (CI logs); used as `with sheets_progress(c) as update: update(stage, n, total)`."""
+    from ..progress import StagedProgress
 
-    def update(stage: str, n: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.advance(tasks[stage], n)
-
-    with bar:
-        yield update
+    return StagedProgress(console)
 
 
 def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:

@@ -6,10 +6,13 @@ A folder whose manifest has the same key (model fingerprint + every argument) is
 """
 from __future__ import annotations
 
-import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
+
+import numpy as np
+import torch
 
 from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..cache import cache_key
@@ -19,12 +22,13 @@ from ..ranking import Ranking, rank_units
 from ..stats import UnitStats
 from ..stats.tally import check_sample_args, tally_unit_stats
 from .html import index_html
-from .layout import group_sheet, unit_sheet
-from .overlay import render_tile, upscale
+from .layout import group_sheet, unit_sheets
+from .overlay import render_tiles
+from .png import encode_png
 from .regen import regenerate
 
 SCHEMA = "ganfix.sheets/1"
-RENDER_VERSION = 7  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
+RENDER_VERSION = 8  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
 MANIFEST = "sheets.json"
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 
@@ -34,10 +38,29 @@ def auto_scale(image_size: int, target: int) -> int:
     return max(1, min(8, round(target / max(1, image_size))))
 
 
-def _png(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=False, compress_level=1)  # fast: level 6 took ~40 % of a sheet pass
-    return buf.getvalue()
+class _Writer:
+    """Encodes and writes PNGs on two background threads (zlib releases the GIL), so encoding overlaps
+    with drawing the next unit. Atomic (temp file + rename) but not fsynced: sheets are re-drawn when
+    missing, and one fsync per PNG cost more than drawing it. The manifest, written last, is fsynced."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ganfix-png")
+        self.jobs = []
+
+    def __call__(self, path: Path, img) -> None:
+        arr = np.asarray(img.convert("RGB"))
+        self.jobs.append(self.pool.submit(lambda: atomic_write_bytes(path, encode_png(arr), durable=False)))
+
+    def __enter__(self) -> "_Writer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            for job in self.jobs:
+                if exc[0] is None:
+                    job.result()  # re-raises a failed write
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
 
 def sheets_key(gen: Generator, layer: str, **args) -> str:
@@ -115,41 +138,43 @@ def build_sheets(
 
     any_img = next(iter(regen.images.values()), None)
     img_size = int(any_img.shape[-1]) if any_img is not None else 64
-    s_unit = scale or auto_scale(img_size, 192)
-    s_group = max(1, s_unit * 2 // 3) if scale else auto_scale(img_size, 128)
+    # Tiles of about 128 px (at least 96: small images are enlarged by pixel repetition so people can see them);
+    # the grouped sheets reuse the same tiles.
+    s_unit = scale or auto_scale(img_size, 128)
+    s_group = s_unit
     width = len(str(info.units - 1))
     units_meta, group_rows, groups = [], [], []
-    for rank, u in enumerate(order, 1):
-        thr = float(thresholds[u])
-        meta = {"unit": u, "rank": rank, "of": info.units, "by": by, "score": float(ranking.scores[u]),
-                "top_max": float(stats.topk.values[u, 0]), "mean": float(stats.mean[u]), "rate": float(stats.rate[u]),
-                "quantile": quantile, "threshold": thr, "ids": top_ids[u],
-                "maxes": [float(v) for v in stats.topk.values[u, :len(top_ids[u])]],
-                "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
-        tiles, small = [], []
-        for sid, vmax in zip(meta["ids"], meta["maxes"]):
-            if info.spatial:
-                tile, coverage = render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_unit)
-                small.append(render_tile(regen.images[sid], regen.maps[(u, sid)], thr, s_group)[0])
-            else:  # a vector unit (Linear layer) has no map: the samples alone, no mask or coverage
-                tile, coverage = upscale(regen.images[sid], s_unit), None
-                small.append(upscale(regen.images[sid], s_group))
-            tiles.append({"tile": tile, "id": sid, "max": vmax, "coverage": coverage})
-        meta["spatial"] = info.spatial
-        meta["coverage"] = [round(t["coverage"], 4) for t in tiles] if info.spatial else None
-        sheet, meta["boxes"] = unit_sheet(meta, tiles)
-        atomic_write_bytes(out / meta["file"], _png(sheet))
-        # The same samples without the overlay, to judge the whole scene (the page's `o` key).
-        plain = [{**t, "tile": upscale(regen.images[t["id"]], s_unit)} for t in tiles]
-        atomic_write_bytes(out / meta["plain"], _png(unit_sheet({**meta, "overlay": False}, plain)[0]))
-        units_meta.append(meta)
-        group_rows.append((meta, small))
-        if len(group_rows) == group_size or rank == len(order):
-            name = f"groups/group-{len(groups) + 1:03d}.png"
-            atomic_write_bytes(out / name, _png(group_sheet(group_rows)))
-            groups.append({"file": name, "units": [m["unit"] for m, _ in group_rows]})
-            group_rows = []
-        tick("render", 1, len(order))
+    with _Writer() as write:
+        for rank, u in enumerate(order, 1):
+            thr = float(thresholds[u])
+            meta = {"unit": u, "rank": rank, "of": info.units, "by": by, "score": float(ranking.scores[u]),
+                    "top_max": float(stats.topk.values[u, 0]), "mean": float(stats.mean[u]), "rate": float(stats.rate[u]),
+                    "quantile": quantile, "threshold": thr, "ids": top_ids[u],
+                    "maxes": [float(v) for v in stats.topk.values[u, :len(top_ids[u])]],
+                    "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
+            ids = meta["ids"]
+            if ids:
+                images = torch.stack([regen.images[sid] for sid in ids])
+                # A vector unit (Linear layer) has no map: the samples alone, no mask or coverage.
+                maps = torch.stack([regen.maps[(u, sid)] for sid in ids]) if info.spatial else None
+                tiles, plain, coverage = render_tiles(images, maps, thr, s_unit)
+            else:
+                tiles = plain = torch.zeros(0, 3, img_size * s_unit, img_size * s_unit, dtype=torch.uint8)
+                coverage = [] if info.spatial else None
+            meta["spatial"] = info.spatial
+            meta["coverage"] = [round(c, 4) for c in coverage] if coverage is not None else None
+            sheet, plain_sheet, meta["boxes"] = unit_sheets(meta, tiles, plain, ids, meta["maxes"], coverage)
+            write(out / meta["file"], sheet)
+            # The same samples without the overlay, to judge the whole scene (the page's `o` key).
+            write(out / meta["plain"], plain_sheet)
+            units_meta.append(meta)
+            group_rows.append((meta, list(tiles)))
+            if len(group_rows) == group_size or rank == len(order):
+                name = f"groups/group-{len(groups) + 1:03d}.png"
+                write(out / name, group_sheet(group_rows))
+                groups.append({"file": name, "units": [m["unit"] for m, _ in group_rows]})
+                group_rows = []
+            tick("render", 1, len(order))
 
     manifest = {"schema": SCHEMA, "key": key, "model": {"name": gen.name, "fingerprint": gen.fingerprint},
                 "layer": layer, "shape": list(info.shape), "by": by, "samples": samples, "seed": seed, "k": k,

@@ -69,6 +69,47 @@ def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Imag
     return sheet, boxes
 
 
+def unit_sheets(info: dict, tiles: torch.Tensor, plain: torch.Tensor, ids: list[int], maxes: list[float],
+                coverage: list[float] | None, cols: int = 5) -> tuple[Image.Image, Image.Image, list[list[int]]]:
+    """Both sheets of one unit at once (overlay and plain), sharing one frame of captions: the same
+    layout as `unit_sheet`, composed with array slicing instead of one paste per tile.
+
+    tiles, plain: uint8 [k, 3, S, S]. Returns (overlay sheet, plain sheet, each tile's box [x, y, w, h])."""
+    k = int(tiles.shape[0])
+    size = int(tiles.shape[-1]) if k else 64
+    rows = max(1, -(-max(k, 1) // cols))
+    cap_h, head_h = 20, 52
+    width = GAP + cols * (size + GAP)
+    height = head_h + rows * (size + cap_h + GAP) + GAP
+    frame = Image.new("RGB", (width, height), BG)
+    draw = ImageDraw.Draw(frame)
+    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
+    boxes: list[list[int]] = []
+    if not k:
+        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
+    for i in range(k):
+        x = GAP + (i % cols) * (size + GAP)
+        y = head_h + (i // cols) * (size + cap_h + GAP)
+        boxes.append([x, y, size, size])
+        draw.text((x + 1, y + size + 3), f"#{ids[i]}", fill=MUTED, font=font(12))
+        cov = None if coverage is None else coverage[i]
+        right = f"max {maxes[i]:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
+        draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
+    base = np.asarray(frame)
+    sheets = []
+    for variant, overlay_flag in ((tiles, None), (plain, False)):
+        arr = base.copy()
+        if k:
+            hwc = variant.permute(0, 2, 3, 1).numpy()
+            for i, (x, y, _, _) in enumerate(boxes):
+                arr[y:y + size, x:x + size] = hwc[i]
+        img = Image.fromarray(arr, "RGB")
+        line = info if overlay_flag is None or info.get("spatial") is False else {**info, "overlay": False}
+        ImageDraw.Draw(img).text((GAP + 2, 32), stats_line(line), fill=MUTED, font=font(13))
+        sheets.append(img)
+    return sheets[0], sheets[1], boxes
+
+
 def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150) -> Image.Image:
     """One row per unit: a label panel, then its tiles in one line."""
     size = rows[0][1][0].shape[-1] if rows and rows[0][1] else 64
@@ -86,6 +127,10 @@ def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150)
         for j, line in enumerate(lines):
             if 30 + j * step + 11 <= size:
                 draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+    arr = np.array(sheet)
+    for r, (_info, tiles) in enumerate(rows):
+        y = GAP + r * (size + GAP)
         for i, tile in enumerate(tiles):
-            sheet.paste(to_pil(tile), (label_w + GAP + i * (size + GAP), y))
-    return sheet
+            x = label_w + GAP + i * (size + GAP)
+            arr[y:y + size, x:x + size] = tile.permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, "RGB")
