@@ -67,3 +67,88 @@ def test_conditional_generator_forward_z_c_is_refused_in_one_actionable_line(tmp
     spec = f"{tmp_path / 'cond.py'}:cond"
     one_line_error(cli("layers", spec), "forward(z, c)", "subclass")
     one_line_error(cli("layers", spec, "--z-shape", "8"), "forward(z, c)", "subclass")
+
+
+VARIANTS = '''
+import torch
+import torch.nn as nn
+
+class Bytes(nn.Module):
+    """returns uint8 images 0…255 (the default --output-range is -1,1)"""
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 3 * 16 * 16)
+    def forward(self, z):
+        return ((torch.tanh(self.fc(z)) + 1) * 127.5).to(torch.uint8).view(-1, 3, 16, 16)
+
+class TrainMode(nn.Module):
+    """a factory that returns the module in train mode, with a BatchNorm1d (fails on a batch of one)"""
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 16)
+        self.bn = nn.BatchNorm1d(16)
+        self.out = nn.Linear(16, 3 * 16 * 16)
+    def forward(self, z):
+        return torch.tanh(self.out(torch.relu(self.bn(self.fc(z))))).view(-1, 3, 16, 16)
+
+class GreyNet(nn.Module):
+    """a 1-channel feature network that does not declare input_channels"""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+    def forward(self, x):
+        return self.conv(x.float() / 255).mean((2, 3))
+
+def bytes_out():
+    return Bytes()
+
+def train_mode():
+    return TrainMode()
+
+def grey_features():
+    return GreyNet()
+'''
+
+
+def _variants(tmp_path):
+    path = tmp_path / "variants.py"
+    path.write_text(VARIANTS)
+    from PIL import Image
+
+    real = tmp_path / "real"
+    real.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(12):
+        arr = torch.randint(0, 256, (16, 16, 3), generator=g, dtype=torch.uint8).numpy()
+        Image.fromarray(arr).save(real / f"{i:02d}.png")
+    return str(path), real
+
+
+def test_outputs_far_outside_the_output_range_are_refused(tmp_path):
+    """A generator returning 0…255 with the default range -1,1 was scored (exit 0): every pixel clamped to white."""
+    models, real = _variants(tmp_path)
+    spec = f"{models}:bytes_out"
+    one_line_error(cli("score", spec, "--features", f"{models}:grey_features", "--real", real, "--samples", "8",
+                       "--no-cache"), "--output-range", "0,255")
+    res = cli("score", spec, "--output-range", "0,255", "--features", f"{models}:grey_features", "--real", real,
+              "--samples", "8", "--no-cache")
+    assert res.exit_code != 2 or "output range" not in res.output, res.output
+
+
+def test_factory_returning_a_train_mode_module_is_probed_in_eval_mode(tmp_path):
+    """The latent-shape probe ran the module in train mode: a BatchNorm1d failed on the batch of one (exit 2)."""
+    models, _ = _variants(tmp_path)
+    res = cli("layers", f"{models}:train_mode")
+    assert res.exit_code == 0, res.output
+
+
+def test_extractor_without_declared_channels_failing_on_rgb_is_a_usage_error(tmp_path):
+    """A 1-channel extractor that does not declare input_channels crashed on RGB images with exit 3."""
+    models, real = _variants(tmp_path)
+    spec = f"{models}:bytes_out"
+    one_line_error(cli("score", spec, "--output-range", "0,255", "--features", f"{models}:grey_features",
+                       "--real", real, "--samples", "8", "--no-cache"), "input_channels", "[8, 3, 16, 16]")
