@@ -152,3 +152,72 @@ def test_extractor_without_declared_channels_failing_on_rgb_is_a_usage_error(tmp
     spec = f"{models}:bytes_out"
     one_line_error(cli("score", spec, "--output-range", "0,255", "--features", f"{models}:grey_features",
                        "--real", real, "--samples", "8", "--no-cache"), "input_channels", "[8, 3, 16, 16]")
+
+
+class _BNGen(nn.Module):
+    nz = 8
+
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(nn.ConvTranspose2d(8, 4, 4, 1, 0, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.ConvTranspose2d(4, 3, 4, 4, 0), nn.Tanh())
+
+    def forward(self, z):
+        return self.main(z)
+
+
+BN_MODEL = '''
+import torch.nn as nn
+
+class BNGen(nn.Module):
+    nz = 8
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(nn.ConvTranspose2d(8, 4, 4, 1, 0, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.ConvTranspose2d(4, 3, 4, 4, 0), nn.Tanh())
+    def forward(self, z):
+        return self.main(z)
+
+def factory():
+    return BNGen()  # in train mode, as a freshly built module is
+'''
+
+
+def _trained_bn_state():
+    torch.manual_seed(0)
+    g = _BNGen()
+    with torch.no_grad():
+        g.main[1].running_mean.copy_(torch.tensor([0.5, -0.2, 0.1, 0.3]))
+        g.main[1].running_var.copy_(torch.tensor([2.0, 0.5, 1.5, 0.8]))
+    g.main[1].num_batches_tracked.fill_(1000)
+    return g
+
+
+def _same_state(module, reference):
+    got = module.state_dict()
+    for k, v in reference.items():
+        assert torch.equal(got[k].cpu(), v), k
+
+
+def test_loading_a_factory_generator_keeps_its_batchnorm_statistics(tmp_path):
+    """The latent-shape probe ran the module in train mode: one forward of a zero latent updated every
+    BatchNorm's running mean/var, so ganfix analysed, fingerprinted and exported other weights than the checkpoint's."""
+    import ganfix
+
+    (tmp_path / "bn.py").write_text(BN_MODEL)
+    state = _trained_bn_state().state_dict()
+    torch.save({"netG_state_dict": state}, tmp_path / "ckpt.pt")
+    gen = ganfix.load_generator(f"{tmp_path / 'bn.py'}:factory", weights=str(tmp_path / "ckpt.pt"))
+    _same_state(gen.module, state)
+
+
+def test_loading_a_torchscript_saved_in_train_mode_keeps_its_batchnorm_statistics(tmp_path):
+    import ganfix
+
+    g = _trained_bn_state()  # train mode
+    state = {k: v.clone() for k, v in g.state_dict().items()}
+    torch.jit.save(torch.jit.script(g), str(tmp_path / "g.ts"))
+    gen = ganfix.load_generator(str(tmp_path / "g.ts"), z_shape=(8, 1, 1))
+    got = {k.replace(".inner", ""): v for k, v in gen.module.state_dict().items()}  # the chain wraps each stage
+    for k, v in state.items():
+        assert torch.equal(got[k].cpu(), v), k

@@ -13,7 +13,7 @@ from .checkpoint import load_strict, read_state, unwrap_state_dict
 
 
 def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
-    module.eval()  # probe as ganfix runs it: a train-mode BatchNorm1d cannot take the probe's batch of one
+    module.eval()  # probe as ganfix runs it: in train mode the probe would update BatchNorm running statistics
     for attr in ("z_shape", "latent_shape"):
         if hasattr(module, attr):
             return tuple(int(s) for s in getattr(module, attr))
