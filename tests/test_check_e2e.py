@@ -95,7 +95,8 @@ def test_fid_kid_gates_junit_and_job_summary(world, tmp_path):
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "| max_fid | ❌ FAIL |" in text and "| max_kid | ✅ pass |" in text
     errors = [l for l in res.output.splitlines() if l.startswith("::error")]
-    assert len(errors) == 1 and "max_fid" in errors[0] and ("FID" in errors[0] or "FD (" in errors[0])
+    # not Inception: the gate names the feature space and the real set instead of calling it FID
+    assert len(errors) == 1 and "max_fid" in errors[0] and "FD (ganfix-test-tiny features) vs " in errors[0]
 
 
 def test_baseline_written_then_regression_fails_and_runs_are_deterministic(world, tmp_path):
@@ -132,6 +133,7 @@ def test_annotation_fingerprint_and_patch_beats_random(world):
     report = json.loads(res.stdout)
     patch = report["gates"][1]
     assert patch["name"] == "patch_beats_random" and patch["metrics"]["relative_ci95_hi"] <= -0.1
+    assert patch["summary"].startswith("patched FD (ganfix-test-tiny features) "), patch["summary"]
 
     res = check("--config", config(world, "patch-bad", gates=f'annotations = "{wrong_units}"\npatch_beats_random = 0.1\n',
                        real="real-repaired"), "--json")

@@ -52,6 +52,9 @@ def gate_annotations(gen, path: Path):
                       f"({len(aset.units)} units on {aset.layer})", metrics), aset
 
 
+LABEL_KEYS = ("metric", "real_label")  # what the score is called: "FID" (Inception) or "FD (<x> features)", vs what
+
+
 def metric_label(metrics: dict) -> str:
     """'FID' in Inception's space, else 'FD (<extractor> features)'; with the real set when known."""
     label = metrics.get("metric", "FID")
@@ -110,7 +113,7 @@ def gate_patch_beats_random(report: dict, margin: float) -> GateResult:
     patched, rnd = float(report["patched"]["fid"]), float(report["random"]["fid_mean"])
     return GateResult(
         "patch_beats_random", ok,
-        f"patched FID {patched:.3f} vs random {rnd:.3f}: {rel:+.1%} (95% CI {lo:+.1%} … {hi:+.1%}), "
+        f"patched {report.get('settings', {}).get('metric', 'FID')} {patched:.3f} vs random {rnd:.3f}: {rel:+.1%} (95% CI {lo:+.1%} … {hi:+.1%}), "
         f"needs upper bound ≤ {-margin:+.1%}",
         {"patched_fid": patched, "random_fid_mean": rnd, "random_fid_std": float(report["random"].get("fid_std", float("nan"))),
          "original_fid": float(report["original"]["fid"]), "relative": rel, "relative_ci95_lo": lo,
@@ -179,10 +182,11 @@ def run_check(cfg: CheckConfig, gen, provider: MetricsProvider, *, skip_baseline
         else:
             repair = provider.repair(gen, make_patch(gen, aset))
             metrics = {k: repair["original"][k] for k in ("fid", "kid_mean", "kid_std") if k in repair["original"]}
+            metrics.update({k: repair["settings"][k] for k in LABEL_KEYS if k in repair.get("settings", {})})
             results["patch_beats_random"] = gate_patch_beats_random(repair, g.patch_beats_random)
     needs_metrics = any(n in enabled for n in ("max_fid", "max_kid")) or baseline is not None
     if metrics is None and (needs_metrics or skip_baseline):
-        metrics = {k: v for k, v in provider.score(gen).items() if k in ("fid", "kid_mean", "kid_std")}
+        metrics = {k: v for k, v in provider.score(gen).items() if k in ("fid", "kid_mean", "kid_std", *LABEL_KEYS)}
 
     if "max_fid" in enabled:
         results["max_fid"] = gate_max_fid(metrics, g.max_fid)
