@@ -144,7 +144,8 @@ class Generator:
                 raise UsageError(f"{self.name} outputs {shape[1]}×{shape[2]} images; ganfix needs at least 16×16")
             finite = out[torch.isfinite(out)].float()
             lo, hi = self.output_range
-            if finite.numel() and (float(finite.min()) < lo - (hi - lo) or float(finite.max()) > hi + (hi - lo)):
+            far = 10 * (hi - lo)  # unclamped outputs overshoot a little (an untrained ProGAN: −2.3…3.4); 0…255 does not
+            if finite.numel() and (float(finite.min()) < lo - far or float(finite.max()) > hi + far):
                 raise UsageError(f"{self.name} outputs values in {float(finite.min()):.4g}…{float(finite.max()):.4g}, far outside "
                                  f"the output range {lo:g},{hi:g}; pass the range its images use with --output-range "
                                  "(e.g. --output-range 0,255)")

@@ -221,3 +221,46 @@ def test_loading_a_torchscript_saved_in_train_mode_keeps_its_batchnorm_statistic
     got = {k.replace(".inner", ""): v for k, v in gen.module.state_dict().items()}  # the chain wraps each stage
     for k, v in state.items():
         assert torch.equal(got[k].cpu(), v), k
+
+
+NAN_MODEL = '''
+import torch
+import torch.nn as nn
+
+class SomeNaN(nn.Module):
+    """finite activations at `fc`, NaN images for latents whose first value is above 1"""
+    nz = 8
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 3 * 16 * 16)
+    def forward(self, z):
+        x = torch.tanh(self.fc(z)).view(-1, 3, 16, 16)
+        return torch.where(z[:, :1, None, None] > 1.0, torch.full_like(x, float("nan")), x)
+
+def factory():
+    return SomeNaN()
+'''
+
+FEATURES = '''
+import torch.nn as nn
+
+class Mean(nn.Module):
+    input_channels = 3
+    input_size = (16, 16)
+    def forward(self, x):
+        return x.float().flatten(2).mean(2)
+
+def factory():
+    return Mean()
+'''
+
+
+def test_automatic_rankers_refuse_nan_images(tmp_path):
+    """rank --by unit-fid/realism/artifact extracted features of NaN images (black pixels) and ranked them: exit 0."""
+    (tmp_path / "nan.py").write_text(NAN_MODEL)
+    (tmp_path / "feat.py").write_text(FEATURES)
+    _, real = _variants(tmp_path)
+    res = cli("rank", f"{tmp_path / 'nan.py'}:factory", "--layer", "fc", "--samples", "12", "--by", "unit-fid",
+              "--features", f"{tmp_path / 'feat.py'}:factory", "--real", real, "--no-cache")
+    one_line_error(res, "non-finite", "sample ids")
