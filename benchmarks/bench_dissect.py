@@ -11,13 +11,25 @@ machine is shared and noisy; only the side-by-side ratio means anything). Target
     python benchmarks/bench_dissect.py                      # toyscenes when built in, else a random ProGAN 64
     python benchmarks/bench_dissect.py --quick --layer layer4
     python benchmarks/bench_dissect.py --gen runs/toygan/generator_ema.pt --segmenter toyscenes
+    python benchmarks/bench_dissect.py --cli --samples 64 --rounds 1   # whole processes (see below)
+
+`--cli` times whole processes, start-up and imports included, alternated: `ganfix dissect GEN --layer L
+-n N --no-cache --threads T` (thresholds pass + counting pass + report) vs a fresh python process that
+loads the same generator and segmenter, computes the same thresholds (ganfix's quantile pass: the
+reference's own sketch is slower, benchmarks/bench_stats.py) and runs the per-image counting loop, at
+the same thread count.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -67,8 +79,47 @@ def per_image_loop(gen, seg, layer, thr, samples, seed) -> IoUStat:
     return out
 
 
+def per_image_process(args) -> None:
+    """--role per-image: the reference side of --cli, in its own process."""
+    gen, seg = contenders(args)
+    thr, _ = layer_thresholds(gen, args.layer, args.samples, 0, args.batch_size, 100, use_cache=False)
+    out = per_image_loop(gen, seg, args.layer, thr, args.samples, 0)
+    print(json.dumps({"counts_total": int(out.inter.sum())}))
+
+
+def cli_mode(args) -> dict:
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": str(args.threads)}
+    gen_spec = args.gen or "toyscenes"
+    seg_spec = args.segmenter
+    common = ["--layer", args.layer, "--samples", str(args.samples), "--batch-size", str(args.batch_size),
+              "--threads", str(args.threads), "--segmenter", seg_spec] + (["--gen", args.gen] if args.gen else [])
+    times = {"ganfix dissect": [], "per-image process": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        cmds = {"ganfix dissect": [sys.executable, "-m", "ganfix", "dissect", gen_spec, "--layer", args.layer,
+                                   "--segmenter", seg_spec, "-n", str(args.samples), "-b", str(args.batch_size),
+                                   "--no-cache", "--json", "--threads", str(args.threads), "--tiles", "0"],
+                "per-image process": [sys.executable, __file__, "--role", "per-image", *common]}
+        for r in range(args.rounds):
+            for name, cmd in cmds.items():
+                t = time.perf_counter()
+                res = subprocess.run(cmd, env={**env, "GANFIX_CACHE": tmp}, capture_output=True, text=True)
+                times[name].append(time.perf_counter() - t)
+                if res.returncode:
+                    raise SystemExit(f"{name} failed:\n{res.stderr[-2000:]}")
+            print(f"  round {r}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items())
+                  + " (load {:.1f} {:.1f} {:.1f})".format(*os.getloadavg()), flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = med["per-image process"] / med["ganfix dissect"]
+    print(f"whole process: per-image reference process ÷ ganfix dissect = {ratio:.2f}× ({args.samples} samples, "
+          f"{args.layer}, {args.threads} thread(s); load " + "{:.1f} {:.1f} {:.1f})".format(*os.getloadavg()))
+    return {"cli_seconds": med, "cli_ratio": ratio}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", action="store_true", help="whole processes: ganfix dissect vs a per-image reference process")
+    ap.add_argument("--role", choices=["per-image"], help=argparse.SUPPRESS)
     ap.add_argument("--layer", default="layer4")
     ap.add_argument("--samples", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -82,6 +133,10 @@ def main() -> None:
     if args.quick:
         args.samples, args.rounds = 32, 1
     torch.set_num_threads(args.threads)
+    if args.role == "per-image":
+        return per_image_process(args)
+    if args.cli:
+        return print(json.dumps(cli_mode(args)))
     gen, seg = contenders(args)
     thr, _ = layer_thresholds(gen, args.layer, args.samples, 0, args.batch_size, 100, use_cache=False)
     times = {"batched": [], "per_image": []}

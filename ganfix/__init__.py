@@ -11,21 +11,54 @@ Python API (the CLI is a thin layer over it; each workflow returns a result obje
     with ganfix.Intervention(gen.module, "layer4", units=[3, 7], value=0.0):
         images = gen.generate(range(8), seed=0)
 """
-# The subpackages ganfix.check, ganfix.dissect, ganfix.export and ganfix.repair are imported before the workflow
-# functions of the same names are bound below: importing a submodule for the first time sets the package
-# attribute, so the functions must come last to stay what `ganfix.check`, `ganfix.dissect`, … name.
-from . import check as _check_pkg, dissect as _dissect_pkg, export as _export_module, repair as _repair_pkg  # noqa: F401
-from . import defaults
-from .errors import GanfixError, UsageError
-from .generator import Generator, LayerInfo, load_generator
-from .hooks import Intervention, Interventions, Trace
-from .latents import sample_latents
-from .patch import Patch
-from .ranking import Ranking, rank_units, register_ranker
-from .stats import UnitStats
-from .stats.tally import tally_unit_stats
-from .workflow import (AceReport, CheckResult, Dissection, Export, RepairResult, Score, ace, check, dissect, export, rank,
-                       repair, score)
+# Imports are lazy (PEP 562): `import ganfix` and the CLI's start-up (`ganfix --help`) do not import torch; each
+# name below is imported on first use. ganfix.check, ganfix.dissect, ganfix.export and ganfix.repair are both
+# subpackages and workflow functions: the name means the function. Importing such a subpackage normally binds it
+# as the package's attribute; _Package drops that binding, so the name keeps resolving to the function.
+import importlib as _importlib
+import sys as _sys
+import types as _types
+
+_NAMES = {
+    "defaults": (".defaults", None),
+    "GanfixError": (".errors", "GanfixError"), "UsageError": (".errors", "UsageError"),
+    "Generator": (".generator", "Generator"), "LayerInfo": (".generator", "LayerInfo"),
+    "load_generator": (".generator", "load_generator"),
+    "Intervention": (".hooks", "Intervention"), "Interventions": (".hooks", "Interventions"), "Trace": (".hooks", "Trace"),
+    "sample_latents": (".latents", "sample_latents"),
+    "Patch": (".patch", "Patch"),
+    "Ranking": (".ranking", "Ranking"), "rank_units": (".ranking", "rank_units"),
+    "register_ranker": (".ranking", "register_ranker"),
+    "UnitStats": (".stats", "UnitStats"),
+    "tally_unit_stats": (".stats.tally", "tally_unit_stats"),
+    **{name: (".workflow", name) for name in ("AceReport", "CheckResult", "Dissection", "Export", "RepairResult", "Score",
+                                               "ace", "check", "dissect", "export", "rank", "repair", "score")},
+}
+_FUNCTIONS_OVER_SUBPACKAGES = {"check", "dissect", "export", "repair"}
+
+
+def __getattr__(name: str):
+    target = _NAMES.get(name)
+    if target is None:
+        raise AttributeError(f"module 'ganfix' has no attribute {name!r}")
+    module = _importlib.import_module(target[0], __name__)
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        if name in _FUNCTIONS_OVER_SUBPACKAGES and isinstance(value, _types.ModuleType):
+            return  # a subpackage being imported: `ganfix.<name>` stays the workflow function (sys.modules has the package)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0"
 

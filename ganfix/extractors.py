@@ -31,6 +31,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -279,6 +280,8 @@ class Extractor:
     weights_state: dict | None = field(default=None, repr=False)  # validated tensors of weights_path
     weights_info: WeightsInfo | None = field(default=None, repr=False)
     weights_sha: str | None = None
+    register: Callable[[], None] | None = field(default=None, repr=False, compare=False)  # deferred registration
+    _network: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.registry_name:
@@ -309,7 +312,16 @@ class Extractor:
                 ident["weights"] = digest
         return ident
 
+    def network(self):
+        """The built network, built on first use and kept (extraction is the only reason to build it:
+        torch-fidelity's import alone costs seconds)."""
+        if self._network is None:
+            self._network = self.build()
+        return self._network
+
     def build(self):
+        if self.register is not None:
+            self.register()
         from torch_fidelity.utils import create_feature_extractor
 
         kwargs = {"verbose": False}
@@ -338,15 +350,20 @@ def _torchscript_ok(path: Path, name: str) -> None:
         raise UsageError(f"could not read {name} weights {path}: {_first_line(exc)}") from None
 
 
+# torch-fidelity's default FID/KID feature of extractors whose layer is known without importing it
+# (test_known_fid_layers_match_torch_fidelity checks these against torch-fidelity's registry).
+KNOWN_FID_LAYERS = {INCEPTION_NAME: "2048"}
+
+
 def resolve_extractor(features: str, inception_weights: str | None = None, offline: bool | None = None,
                       offline_hint: str | None = None) -> Extractor:
     """Name or file.py:factory → Extractor, with its weights found and validated (see module docstring).
 
     `inception_weights` is the local weights file of whichever network is named (historic name);
     `offline_hint` names an offline extractor to suggest when weights are missing (only for generators it
-    fits, e.g. toyscenes for the toy world's built-in)."""
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
-
+    fits, e.g. toyscenes for the toy world's built-in). Inception and the built-ins resolve without
+    importing torch-fidelity (seconds, through torchvision and torch._dynamo): that waits until features
+    are extracted, so a run whose results are all cached never imports it."""
     from .user_code import is_factory_spec
 
     if offline is None:
@@ -363,15 +380,31 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
     from .registry import builtin_extractors, get_builtin_extractor
 
     builtin = get_builtin_extractor(features)
-    if builtin is not None:  # a built-in (e.g. toyscenes) registers itself with torch-fidelity on first use
-        builtin.ensure_registered()
     name = INCEPTION_NAME if features == "inception" else features
-    if name not in FEATURE_EXTRACTORS_REGISTRY:
-        names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception"} | set(builtin_extractors()))
-        names = [n for n in names if not n.startswith("ganfix-user-")]
-        raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}, "
-                         "or your own as path/to/file.py:factory")
-    layer = FEATURE_EXTRACTORS_REGISTRY[name].get_default_feature_layer_for_metric("fid")
+    layer = builtin.feature_layer if builtin is not None else KNOWN_FID_LAYERS.get(name)
+    register = None
+    if builtin is not None:  # a built-in registers itself with torch-fidelity (now, or when first built)
+        if layer is None:
+            builtin.ensure_registered()
+        else:
+            builtin.check()
+            register = builtin.ensure_registered
+    if layer is None:
+        from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+        if name not in FEATURE_EXTRACTORS_REGISTRY:
+            names = sorted(set(FEATURE_EXTRACTORS_REGISTRY) - {INCEPTION_NAME} | {"inception"} | set(builtin_extractors()))
+            names = [n for n in names if not n.startswith("ganfix-user-")]
+            raise UsageError(f"unknown feature extractor {features!r}; choose one of: {', '.join(names)}, "
+                             "or your own as path/to/file.py:factory")
+        layer = FEATURE_EXTRACTORS_REGISTRY[name].get_default_feature_layer_for_metric("fid")
+    ex = _resolve_named(name, layer, inception_weights, offline, offline_hint)
+    ex.register = register
+    return ex
+
+
+def _resolve_named(name: str, layer: str, inception_weights: str | None, offline: bool,
+                   offline_hint: str | None) -> Extractor:
     info = _weights_info(name)
     if info is None:  # toyscenes or another registered extractor that needs no download
         if inception_weights is not None:
@@ -423,16 +456,22 @@ def extract(extractor: Extractor, images: torch.Tensor, batch_size: int = 64, fe
     1-channel images are replicated to RGB for extractors that take RGB."""
     from torch_fidelity.utils import get_featuresdict_from_dataset
 
-    fe = fe or extractor.build()
+    fe = fe if fe is not None else extractor.network()
     if extractor.user is None:
         images = _channels_to(images, extractor.channels)
     feats = get_featuresdict_from_dataset(TensorImages(images), fe, batch_size, False, True, False)
     return feats[extractor.layer].double()
 
 
-def real_features(real: RealSource, n: int, extractor: Extractor, batch_size: int = 64, use_cache: bool = True) -> torch.Tensor:
-    """Features of n real images, cached by data identity + extractor + n."""
-    key = cache_key("real_features", data=real.identity(n), extractor=extractor.identity, n=n)
+def real_features_key(real: RealSource, n: int, extractor: Extractor) -> str:
+    """Everything the real features depend on: the data's identity (contents for folders), extractor, n."""
+    return cache_key("real_features", data=real.identity(n), extractor=extractor.identity, n=n)
+
+
+def real_features(real: RealSource, n: int, extractor: Extractor, batch_size: int = 64, use_cache: bool = True,
+                  key: str | None = None) -> torch.Tensor:
+    """Features of n real images, cached by data identity + extractor + n (`key`: real_features_key, if known)."""
+    key = key or real_features_key(real, n, extractor)
     if use_cache:
         hit = load_cached("real_features", key, validate=features_validator(n))
         if hit is not None:

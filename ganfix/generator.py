@@ -123,10 +123,21 @@ class Generator:
         lo, hi = self.output_range
         return ((self.as_images(images) - lo) / (hi - lo) * 255).round().clamp(0, 255).to(torch.uint8)
 
+    def _shapes_key(self, kind: str) -> str:
+        from .cache import cache_key
+
+        return cache_key(kind, fingerprint=self.fingerprint, z_shape=list(self.z_shape), device=self.device.type,
+                         reshape=list(self.reshape) if self.reshape else None)
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one output image, checked once on sample 0: 1 or 3 channels, at least 16×16."""
+        """(C, H, W) of one output image, checked once on sample 0: 1 or 3 channels, at least 16×16
+        (remembered with the fingerprint, so a later command skips the forward pass)."""
         if self._image_shape is None:
+            known = _recall("image_shape", self._shapes_key("image_shape"))
+            if isinstance(known, list) and len(known) == 3 and all(isinstance(v, int) for v in known):
+                self._image_shape = (known[0], known[1], known[2])
+                return self._image_shape
             with torch.no_grad(), forward_errors(self):
                 out = self.module(self.latents([0], 0))
             if not isinstance(out, torch.Tensor):
@@ -150,15 +161,24 @@ class Generator:
                                  f"the output range {lo:g},{hi:g}; pass the range its images use with --output-range "
                                  "(e.g. --output-range 0,255)")
             self._image_shape = (int(shape[0]), int(shape[1]), int(shape[2]))
+            _remember("image_shape", self._shapes_key("image_shape"), list(self._image_shape))
         return self._image_shape
 
     # -- layers ---------------------------------------------------------------------------------
     @property
     def layers(self) -> dict[str, LayerInfo]:
-        """Every named submodule with a tensor output, in execution order (probed once on sample 0)."""
+        """Every named submodule with a tensor output, in execution order (probed once on sample 0, and
+        remembered with the fingerprint, so a later command on the same model skips the probe)."""
         if self._layers is None:
-            with forward_errors(self):
-                self._layers = probe_layers(self.module, self.latents([0], 0))
+            key = self._shapes_key("layer_shapes")
+            known = _recall("layer_shapes", key)
+            if isinstance(known, list) and all(isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)
+                                               and isinstance(r[1], list) and len(r[1]) in (1, 3) for r in known):
+                self._layers = {n: LayerInfo(n, tuple(int(v) for v in shape), bool(top)) for n, shape, top in known}
+            else:
+                with forward_errors(self):
+                    self._layers = probe_layers(self.module, self.latents([0], 0))
+                _remember("layer_shapes", key, [[i.name, list(i.shape), i.top_level] for i in self._layers.values()])
         return self._layers
 
     def top_layers(self) -> dict[str, LayerInfo]:
@@ -183,6 +203,31 @@ class Generator:
         return {"name": self.name, "fingerprint": self.fingerprint, "z_shape": list(self.z_shape),
                 "output_range": list(self.output_range), "device": str(self.device),
                 **({"image_shape": list(self.reshape)} if self.reshape else {})}
+
+
+def _recall(kind: str, key: str):
+    """A remembered shape (JSON), or None. Only a speed-up: any problem reading it means probing again."""
+    import json
+
+    from .cache import cache_path, decode_entry
+
+    try:
+        obj = decode_entry(cache_path(kind, key).read_bytes())
+        return json.loads(obj["json"])
+    except Exception:  # noqa: BLE001 — missing, damaged or unreadable: probe
+        return None
+
+
+def _remember(kind: str, key: str, value) -> None:
+    import json
+
+    from .atomic import atomic_write_bytes
+    from .cache import cache_path, encode_entry
+
+    try:
+        atomic_write_bytes(cache_path(kind, key), encode_entry({"json": json.dumps(value)}))
+    except OSError:
+        pass  # an unwritable cache: probed again next time
 
 
 @contextlib.contextmanager

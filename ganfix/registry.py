@@ -42,6 +42,10 @@ class BuiltinExtractor:
     ensure_registered: Callable[[], None]          # registers it with torch-fidelity (idempotent)
     weights_digest: Callable[[], str | None] = lambda: None  # identity of its weights, part of feature cache keys
     description: str = ""
+    # The feature FID/KID use, when known without torch-fidelity: then registration (which imports
+    # torch-fidelity, torchvision and torch._dynamo, seconds) waits until features are really extracted.
+    feature_layer: str | None = None
+    check: Callable[[], None] = lambda: None  # raises UsageError when it cannot be built (e.g. weights missing)
 
 
 _generators: dict[str, BuiltinGenerator] = {}

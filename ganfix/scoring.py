@@ -21,7 +21,7 @@ from . import defaults
 from . import distributed
 from .cache import cache_key, features_validator, load_cached, save_cached
 from .errors import NonFiniteSamples, UsageError
-from .extractors import Extractor, extract, real_features, resolve_extractor
+from .extractors import Extractor, extract, real_features, real_features_key, resolve_extractor
 from .generator import Generator
 from .hooks import Trace
 from .patch import Patch
@@ -113,6 +113,52 @@ def check_finite_real(feats: torch.Tensor, extractor: Extractor, real: RealSourc
     return feats
 
 
+# Bump when the metric arithmetic or the reports' structure changes: cached results made before are then recomputed.
+METRICS_VERSION = 1
+
+
+def _fidelity_version() -> str:
+    """torch-fidelity does the FID/KID arithmetic: its version is part of every cached result (read from the
+    installed metadata, without importing it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch-fidelity")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def metrics_key(kind: str, real_key: str, generated: dict[str, str], **settings) -> str:
+    """Key of a cached FID/KID/bootstrap result: the feature cache keys of the real set and of every
+    generated variant (which name the model, patch, sample ids, latent seed, extractor), every setting
+    that changes the numbers, and the versions of the arithmetic."""
+    return cache_key(kind, real=real_key, generated=generated, metrics_version=METRICS_VERSION,
+                     torch_fidelity=_fidelity_version(), **settings)
+
+
+def _json_validator(required: set[str]) -> Callable[[object], dict]:
+    """For {"json": str} entries: the decoded dict, which must hold `required` keys."""
+    import json
+
+    from .cache import CacheEntryInvalid
+
+    def check(obj) -> dict:
+        text = obj.get("json") if isinstance(obj, dict) else None
+        out = json.loads(text) if isinstance(text, str) else None
+        if not isinstance(out, dict) or not required <= set(out):
+            raise CacheEntryInvalid(f"expected a result with {', '.join(sorted(required))}")
+        return out
+    return check
+
+
+def _json_round_trip(result: dict) -> tuple[dict, dict]:
+    """(the result as it reads back from the cache, the cache entry): a miss and a hit return equal dicts."""
+    import json
+
+    text = json.dumps(result)
+    return json.loads(text), {"json": text}
+
+
 @torch.no_grad()
 def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Extractor, fe, patch: Patch | None = None,
                        batch_size: int = 64, on_batch: Callable[[int], None] | None = None, use_cache: bool = True) -> torch.Tensor:
@@ -160,10 +206,31 @@ def generated_features(gen: Generator, ids: list[int], seed: int, extractor: Ext
 
 
 @torch.no_grad()
-def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64) -> list[int]:
-    """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means)."""
+def top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int = 64,
+                       use_cache: bool = False) -> list[int]:
+    """The n ids of 0…pool−1 where the patch's units fire most (sum over units of spatial means);
+    cached (with `use_cache`) by model, layer, units, pool, n, seed and device."""
     if n > pool:
         raise UsageError(f"pool={pool} must be at least samples={n}")
+    key = cache_key("top_ids", fingerprint=gen.fingerprint, z_shape=list(gen.z_shape), device=gen.device.type,
+                    layer=patch.layer, units=list(patch.units), pool=pool, n=n, seed=seed)
+    if use_cache:
+        def valid(obj):
+            ids = obj.get("ids") if isinstance(obj, dict) else None
+            if not isinstance(ids, list) or len(ids) != n or not all(isinstance(i, int) and 0 <= i < pool for i in ids):
+                from .cache import CacheEntryInvalid
+                raise CacheEntryInvalid(f"expected {n} sample ids below {pool}")
+            return ids
+        hit = distributed.cached_collectively(lambda: load_cached("top_ids", key, validate=valid))
+        if hit is not None:
+            return hit
+    ids = _top_activation_ids(gen, patch, pool, n, seed, batch_size)
+    if use_cache:
+        save_cached("top_ids", key, {"ids": ids})
+    return ids
+
+
+def _top_activation_ids(gen: Generator, patch: Patch, pool: int, n: int, seed: int, batch_size: int) -> list[int]:
     scores = []
     idx = torch.tensor(patch.units)
     with Trace(gen.module, [patch.layer]) as tr:
@@ -189,13 +256,27 @@ def score_generator(gen: Generator, real: RealSource, features: str | None = Non
     subset = check_kid_subset(samples, kid_subset_size)
     extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
                                   offline_features_for(gen))
-    fe = extractor.build()
-    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
-    gen_feats = generated_features(gen, list(range(samples)), seed, extractor, fe, patch, batch_size, on_batch, use_cache)
+    ids = list(range(samples))
+    real_key = real_features_key(real, samples, extractor)
+    key = metrics_key("score_metrics", real_key, {"generated": generated_features_key(gen, ids, seed, extractor, patch)},
+                      samples=samples, kid_subset_size=subset, kid_subsets=kid_subsets, kid_seed=seed)
+    labels = {"samples": samples, "features": extractor.name, "feature_layer": extractor.layer,
+              "metric": extractor.metric_name, "real_label": real.label}
+    if use_cache:  # the numbers of an identical earlier run: nothing is generated, extracted or imported
+        hit = distributed.cached_collectively(
+            lambda: load_cached("score_metrics", key, validate=_json_validator({"fid", "kid_mean", "kid_std"})))
+        if hit is not None:
+            if on_batch:
+                on_batch(samples)
+            return {**hit, **labels}
+    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache, key=real_key),
+                                   extractor, real)
+    gen_feats = generated_features(gen, ids, seed, extractor, None, patch, batch_size, on_batch, use_cache)
     k_mean, k_std = kid(gen_feats, real_feats, subset, kid_subsets, seed=seed)
-    return {"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std, "samples": samples,
-            "features": extractor.name, "feature_layer": extractor.layer, "metric": extractor.metric_name,
-            "real_label": real.label}
+    numbers, entry = _json_round_trip({"fid": fid(gen_feats, real_stats(real_feats)), "kid_mean": k_mean, "kid_std": k_std})
+    if use_cache:
+        save_cached("score_metrics", key, entry)
+    return {**numbers, **labels}
 
 
 # Random unit sets per repair score. 10, not 5: see docs/reproduce.py's "draws" section — with 5 the
@@ -274,21 +355,37 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str |
     if selection == "all":
         ids = list(range(samples))
     else:  # "top" (check_repair_args refuses anything else)
-        ids = top_activation_ids(gen, patch, pool or samples * defaults.POOL_FACTOR, samples, seed, batch_size)
+        ids = top_activation_ids(gen, patch, pool or samples * defaults.POOL_FACTOR, samples, seed, batch_size, use_cache)
     from .real_sets import offline_features_for
 
     extractor = resolve_extractor(features or defaults.features_for(gen), inception_weights, offline,
                                   offline_features_for(gen))
-    fe = extractor.build()
-    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache), extractor, real)
-    rstats = real_stats(real_feats)
     num_units = gen.layer(patch.layer).units
     randoms = [patch.random_like(num_units, d, seed) for d in range(random_draws)]
     variants = [("original", None), ("patched", patch)] + [(f"random{d}", p) for d, p in enumerate(randoms)]
+    real_key = real_features_key(real, samples, extractor)
+    # The whole report (FIDs, KIDs, bootstrap intervals) of an identical earlier run; `bootstrap` as requested
+    # (None: the automatic count, which the extractor in the feature keys decides).
+    key = metrics_key("repair_report", real_key,
+                      {name: generated_features_key(gen, ids, seed, extractor, p) for name, p in variants},
+                      samples=samples, seed=seed, selection=selection, pool=pool if selection == "top" else None,
+                      random_draws=random_draws, bootstrap=bootstrap, kid_subset_size=subset, kid_subsets=kid_subsets)
+    if use_cache:
+        hit = distributed.cached_collectively(lambda: load_cached(
+            "repair_report", key, validate=_json_validator({"settings", "original", "patched", "random", "delta"})))
+        if hit is not None:
+            if progress:
+                for name, _ in variants:
+                    progress(name, len(ids), len(variants) * len(ids))
+            hit["settings"].update(generator=gen.name, real_label=real.label)  # names only: not part of the key
+            return hit
+    real_feats = check_finite_real(real_features(real, samples, extractor, batch_size, use_cache, key=real_key),
+                                   extractor, real)
+    rstats = real_stats(real_feats)
     feats: dict[str, torch.Tensor] = {}
     for i, (name, p) in enumerate(variants):
         cb = (lambda n, name=name: progress(name, n, len(variants) * len(ids))) if progress else None
-        feats[name] = generated_features(gen, ids, seed, extractor, fe, p, batch_size, cb, use_cache)
+        feats[name] = generated_features(gen, ids, seed, extractor, None, p, batch_size, cb, use_cache)
 
     def metrics(name: str) -> dict:
         k_mean, k_std = kid(feats[name], real_feats, subset, kid_subsets, seed=seed)
@@ -328,6 +425,9 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str |
         "random_beats_patch": random_beats_patch(rand_fids, scores["patched"]["fid"]),
         "sample_ids": {"first": ids[:16], "count": len(ids)},
     }
+    report, entry = _json_round_trip(report)
+    if use_cache:
+        save_cached("repair_report", key, entry)
     return report
 
 

@@ -590,13 +590,16 @@ def test_8_damaged_cache_entry_is_recomputed(tmp_path, monkeypatch, damage):
     first = run(*args)
     assert first.exit_code == 0, first.output
     entries = list((tmp_path / "cache" / "gen_features").glob("*.pt"))
-    assert len(entries) == 1
+    metrics = list((tmp_path / "cache" / "score_metrics").glob("*.pt"))  # the cached FID/KID of the same run
+    assert len(entries) == 1 and len(metrics) == 1
     damage(entries[0])
+    damage(metrics[0])  # (an intact one would answer without reading the features)
     again = run(*args)
     assert again.exit_code == 0, again.output
     # Found: a flipped bit was used silently (FID 23,562,130); now the entry is recomputed, and said so once.
     assert json.loads(again.stdout)["fid"] == json.loads(first.stdout)["fid"]
     assert again.stderr.count("ignored a damaged gen_features cache entry") == 1, again.stderr
+    assert again.stderr.count("ignored a damaged score_metrics cache entry") == 1, again.stderr
     third = run(*args)  # the entry was rewritten: a clean hit, nothing said
     assert "damaged" not in third.stderr and json.loads(third.stdout)["fid"] == json.loads(first.stdout)["fid"]
 

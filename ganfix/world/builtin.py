@@ -63,12 +63,18 @@ def extractor_digest() -> str | None:
     return hashlib.sha256(SEGMENTER_WEIGHTS.read_bytes()).hexdigest()[:16] if SEGMENTER_WEIGHTS.is_file() else None
 
 
-def ensure_ssl_extractor() -> None:
-    from .toy_ssl import SSL_WEIGHTS, ensure_registered
+def check_ssl_extractor() -> None:
+    from .toy_ssl import SSL_WEIGHTS
 
     if not SSL_WEIGHTS.is_file():
         raise UsageError(f"the toyscenes-ssl weights {SSL_WEIGHTS} are missing; rebuild them with "
                          "python -m ganfix.world.train_ssl --out runs/toyssl --ship")
+
+
+def ensure_ssl_extractor() -> None:
+    from .toy_ssl import ensure_registered
+
+    check_ssl_extractor()
     ensure_registered()
 
 
@@ -104,11 +110,14 @@ register_extractor(BuiltinExtractor(
     name="toyscenes",
     ensure_registered=ensure_extractor,
     weights_digest=extractor_digest,
+    feature_layer="pool",  # toy_extractor.FEATURE_LAYER (a test checks they agree)
     description="the toy world's 128-d features (offline; Fréchet distances in it are not Inception FID)",
 ))
 register_extractor(BuiltinExtractor(
     name="toyscenes-ssl",
     ensure_registered=ensure_ssl_extractor,
     weights_digest=ssl_extractor_digest,
+    feature_layer="pool",  # toy_ssl.FEATURE_LAYER (a test checks they agree)
+    check=check_ssl_extractor,
     description="the toy world's second, independent feature space: a self-supervised encoder (world/toy_ssl.py)",
 ))
