@@ -264,3 +264,34 @@ def test_automatic_rankers_refuse_nan_images(tmp_path):
     res = cli("rank", f"{tmp_path / 'nan.py'}:factory", "--layer", "fc", "--samples", "12", "--by", "unit-fid",
               "--features", f"{tmp_path / 'feat.py'}:factory", "--real", real, "--no-cache")
     one_line_error(res, "non-finite", "sample ids")
+
+
+def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
+    """ganfix.toml had no image_shape/weights_key/strip_prefix: a flat-output generator, or a checkpoint whose
+    generator sits under an unusual key or prefix, could be ranked and repaired but never gated in CI."""
+    from ganfix.check.config import load_config
+
+    models = write_models(tmp_path)
+    torch.manual_seed(0)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("qa_models_cfg", models)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    state = {f"net.gen.{k}": v for k, v in mod.flat().state_dict().items()}
+    torch.save({"ckpt": {"weights": state}}, tmp_path / "wrapped.pt")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "ganfix.toml").write_text(
+        'generator = "qa_models.py:flat"\nweights = "wrapped.pt"\nweights_key = "ckpt.weights"\n'
+        'strip_prefix = "net.gen."\nimage_shape = [1, 20, 20]\nreal = "real"\nfeatures = "inception"\n'
+        "[gates]\nmax_fid = 1.0\n")
+    cfg = load_config(tmp_path / "ganfix.toml")
+    assert cfg.image_shape == (1, 20, 20) and cfg.weights_key == "ckpt.weights" and cfg.strip_prefix == "net.gen."
+    from ganfix import load_generator
+
+    gen = load_generator(cfg.generator, weights=cfg.weights, image_shape=cfg.image_shape,
+                         weights_key=cfg.weights_key, strip_prefix=cfg.strip_prefix)
+    assert gen.image_shape == (1, 20, 20)
+    (tmp_path / "ganfix.toml").write_text('generator = "qa_models.py:flat"\nreal = "real"\nimage_shape = [1, 20]\n'
+                                          "[gates]\nmax_fid = 1.0\n")
+    one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "image_shape must be [C, H, W]")
