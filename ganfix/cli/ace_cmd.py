@@ -10,7 +10,7 @@ from rich.table import Table
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
                      parse_ints, print_json)
-from .common import cli_progress
+from .common import cli_progress, note_default_segmenter
 
 
 def render(result, out: Optional[Path], json_output: bool) -> None:
@@ -103,13 +103,7 @@ def ace_cmd(
                  candidates=candidates, ace_samples=ace_samples, steps=steps, l2=l2, curve=curve, context=context,
                  trace=trace, context_samples=context_samples, stride=stride, patch=patch, use_cache=not no_cache,
                  progress=cli_progress)
-    from .. import distributed
-    from ..segmenters import default_segmenter_note
-    from .common import err_console
-
-    note = default_segmenter_note(gen, segmenter)  # after the run: an error stays one line
-    if note and distributed.rank() == 0:
-        err_console.print(note, highlight=False, soft_wrap=True)
+    note_default_segmenter(gen, segmenter)  # after the run: an error stays one line
     render(result, out, json_output)
 
 def register(app: typer.Typer) -> None:

@@ -28,13 +28,26 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+def note(line: str | None) -> None:
+    """One note or warning line on stderr (under torchrun: from rank 0 only); None: nothing."""
+    from .. import distributed
+
+    if line and distributed.rank() == 0:
+        err_console.print(line, highlight=False, soft_wrap=True)
+
+
 def warn_if_near_constant(gen) -> None:
     """One warning line on stderr when the generator's output barely depends on the latent (ganfix.sanity)."""
     from ..sanity import near_constant_warning
 
-    warning = near_constant_warning(gen)
-    if warning:
-        err_console.print(warning, highlight=False, soft_wrap=True)
+    note(near_constant_warning(gen))
+
+
+def note_default_segmenter(gen_spec: str, segmenter) -> None:
+    """One line when the default toyscenes segmenter is applied to a generator that is not a built-in."""
+    from ..segmenters import default_segmenter_note
+
+    note(default_segmenter_note(gen_spec, segmenter))
 
 
 def cli_progress(description: str, total: int):

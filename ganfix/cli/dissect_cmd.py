@@ -12,7 +12,7 @@ from .. import defaults
 from ..errors import UsageError
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, option_group,
                      print_json)
-from .common import cli_progress
+from .common import cli_progress, note_default_segmenter
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,7 @@ def dissect_cmd(
     result = dissect(gen_opts.load(gen), segmenter, None if all_layers else layer, samples=samples, seed=seed,
                      batch_size=batch_size, levels=levels, compare=gen_opts.load(compare) if compare else None,
                      use_cache=not no_cache, progress=cli_progress, **asdict(crit))
-    from .. import distributed
-    from ..segmenters import default_segmenter_note
-    from .common import err_console
-
-    note = default_segmenter_note(gen, segmenter)  # after the run: an error stays one line
-    if note and distributed.rank() == 0:
-        err_console.print(note, highlight=False, soft_wrap=True)
+    note_default_segmenter(gen, segmenter)  # after the run: an error stays one line
     report = result.save(out, tiles=tiles) if out is not None else result.to_json()
     if json_output:
         return print_json(report)
