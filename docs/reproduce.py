@@ -1,6 +1,6 @@
 """Regenerate the numbers README.md and docs/dissection.md publish, with N and intervals, into one JSON.
 
-    python docs/reproduce.py --out docs/reproduce.json --jobs 5 # full run (~15 min of CPU; longer on a busy machine)
+    python docs/reproduce.py --out docs/reproduce.json --jobs 2 # full run (56 min on 2 busy cores; committed as docs/reproduce.json)
     python docs/reproduce.py --small --out /tmp/reproduce.json  # tiny N, same code paths (the test runs this)
 
 Sections (each records its settings, N and wall time):

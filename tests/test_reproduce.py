@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,25 @@ def test_planted_blotch_is_deterministic_and_saturated():
     assert bool(((area > 60) & (area < 300)).all())  # π·5² ≈ 79 … π·9² ≈ 254 pixels
     px = a.permute(0, 2, 3, 1)[changed]
     assert bool(((px == 0) | (px == 255)).all())
+
+
+def test_published_numbers_come_from_the_committed_full_run():
+    """README's Table-1 rows and docs/dissection.md's ACE figures are the committed docs/reproduce.json, and
+    that run was made on the built-in generator as it ships (a new generator makes the numbers stale)."""
+    import ganfix
+
+    run = json.loads((ROOT / "docs" / "reproduce.json").read_text())
+    assert run["meta"]["mode"] == "full"
+    assert run["meta"]["fingerprint"] == ganfix.load_generator("toyscenes").fingerprint
+    readme = (ROOT / "README.md").read_text()
+    for r in run["table1"]["spaces"]["toyscenes"]["runs"] + run["table1"]["spaces"]["toyscenes-ssl"]["runs"]:
+        row = f"{r['original']:.3f} → {r['patched']:.3f}, random {r['random_mean']:.3f} ± {r['random_std']:.3f}"
+        lo, hi = r["ci95_vs_random"]
+        ci = f"{lo:+.3f} … {hi:+.3f}".replace("-", "−")
+        assert row in readme and ci in readme, (row, ci)
+    dissection = (ROOT / "docs" / "dissection.md").read_text()
+    for cls, v in run["ace"]["classes"].items():
+        lo, hi = v["set"]["ci95"]["ace"]
+        assert f"{v['set']['ace']:.4f} ({lo:.4f} … {hi:.4f})" in dissection, cls
+        units = re.sub(r" \(\d\.\d+\)", "", dissection)  # the table shows the first units' single-unit ACE
+        assert f"| {cls} | {', '.join(map(str, v['units']))} |" in units, cls
