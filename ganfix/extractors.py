@@ -249,7 +249,14 @@ def _register_user(user: UserExtractor) -> str:
 
         def forward(self, x):
             x = _resize_uint8(_channels_to(x, user.channels), user.size)
-            out = self.net(x)
+            try:
+                out = self.net(x)
+            except Exception as exc:  # noqa: BLE001 - the user's network may raise anything
+                if user.channels is not None and user.size is not None:
+                    raise  # it declared what it takes and got exactly that: a bug in its code (exit 3)
+                raise UsageError(f"feature extractor {user.spec} failed on uint8 images {list(x.shape)}: "
+                                 f"{type(exc).__name__}: {_first_line(exc)}; declare input_channels (1 or 3) and input_size (H, W) "
+                                 "on its module and ganfix converts the images to them") from None
             if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != x.shape[0]:
                 shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise UsageError(f"feature extractor {user.spec} returned {shape} for {x.shape[0]} images; "

@@ -125,7 +125,7 @@ toml_scalars = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1), st.float
 toml_values = st.recursive(toml_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                                 st.dictionaries(st.text(max_size=5), inner, max_size=3)),
                            max_leaves=8)
-KNOWN = ["generator", "weights", "z_shape", "output_range", "trust_pickle", "features", "real", "samples", "seed",
+KNOWN = ["generator", "weights", "weights_key", "strip_prefix", "z_shape", "output_range", "image_shape", "trust_pickle", "features", "real", "samples", "seed",
          "device", "inception_weights", "random_draws", "bootstrap"]
 GATES = ["max_fid", "max_kid", "annotations", "patch_beats_random", "baseline", "tolerance"]
 configs = st.fixed_dictionaries(

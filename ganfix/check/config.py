@@ -30,6 +30,9 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "weights": ((str,), "a string (path)"),
     "z_shape": ((int, list), "an integer or a list of integers"),
     "output_range": ((list,), "a list [lo, hi]"),
+    "image_shape": ((list,), "a list [C, H, W]"),
+    "weights_key": ((str,), "a string (dotted key, e.g. netG_state_dict)"),
+    "strip_prefix": ((str,), "a string (key prefix, e.g. generator.)"),
     "trust_pickle": ((bool,), "true or false"),
     "features": ((str,), 'a string ("toyscenes", "inception", or a registered extractor)'),
     "real": ((str,), 'a string ("world" or a folder of images)'),
@@ -83,6 +86,9 @@ class CheckConfig:
     weights: str | None = None
     z_shape: tuple[int, ...] | None = None
     output_range: tuple[float, float] | None = None
+    image_shape: tuple[int, int, int] | None = None  # flat outputs viewed as images, like --image-shape
+    weights_key: str | None = None
+    strip_prefix: str | None = None
     trust_pickle: bool = False
     features: str = ""  # "": the generator's default (ganfix.defaults.features_for), filled in by parse_config
     real: str = defaults.REAL
@@ -225,6 +231,13 @@ def parse_config(data: dict, base: Path | None = None, source: Path | None = Non
         if len(r) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r) or not r[0] < r[1]:
             raise UsageError(f"{_loc(source, where)}output_range must be [lo, hi] with lo < hi, got {r!r}")
         cfg.output_range = (float(r[0]), float(r[1]))
+    if "image_shape" in data:
+        shape = data["image_shape"]
+        if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+            raise UsageError(f"{_loc(source, where)}image_shape must be [C, H, W] of positive integers, got {shape!r}")
+        cfg.image_shape = tuple(shape)
+    cfg.weights_key = data.get("weights_key")
+    cfg.strip_prefix = data.get("strip_prefix")
     cfg.trust_pickle = data.get("trust_pickle", False)
     from ..registry import get_builtin_generator
 

@@ -174,7 +174,9 @@ def load_gen(gen: str, weights, z_shape, output_range, device, trust_pickle=Fals
         strip_prefix=strip_prefix,
         image_shape=parse_ints(image_shape, "--image-shape"),
     )
-    for note in getattr(g, "notes", []):
+    from .. import distributed
+
+    for note in getattr(g, "notes", []) if distributed.rank() == 0 else []:  # once under torchrun, not per rank
         err_console.print(note, highlight=False, soft_wrap=True)
     return g
 

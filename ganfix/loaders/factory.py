@@ -1,6 +1,7 @@
 """`path/to/file.py:factory` generators (the user's own code, imported and run) and latent-shape inference."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from .checkpoint import load_strict, read_state, unwrap_state_dict
 
 
 def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
+    module.eval()  # probe as ganfix runs it: in train mode the probe would update BatchNorm running statistics
     for attr in ("z_shape", "latent_shape"):
         if hasattr(module, attr):
             return tuple(int(s) for s in getattr(module, attr))
@@ -42,11 +44,27 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
     return None
 
 
+def check_single_input(module: nn.Module, spec: str) -> None:
+    """ganfix calls forward(z) with one latent tensor: a forward that needs more (class labels of a
+    conditional generator, a noise tensor) is refused in one line saying how to adapt it."""
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return
+    required = [p.name for p in params if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if len(required) > 1:
+        raise UsageError(f"{spec}: {type(module).__name__}.forward({', '.join(required)}) needs {len(required)} inputs, "
+                         "but ganfix calls forward(z) with one latent tensor; return a subclass whose forward(z) calls it "
+                         "with the others (e.g. fixed class labels), so the checkpoint still loads")
+
+
 def load_factory(spec: str, weights: str | None, weights_key: str | None = None, strip_prefix: str | None = None,
                  notes: list[str] | None = None, trust_pickle: bool = False) -> nn.Module:
     module = call_factory(spec, "generator")
     if not isinstance(module, nn.Module):
         raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
+    check_single_input(module, spec)
     if weights is None and (weights_key or strip_prefix):
         raise UsageError("--weights-key and --strip-prefix read the checkpoint given with --weights; add --weights CKPT")
     if weights is not None:

@@ -59,6 +59,7 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
             script = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise UsageError(f"could not load TorchScript {path}: {str(exc).splitlines()[0][:200]}") from None
+    script.eval()  # saved in train mode, the probes below would update its BatchNorm running statistics
     z_shape = tuple(z_shape) if z_shape else _script_z_shape(script)
     if z_shape is None:
         raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")

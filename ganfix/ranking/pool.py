@@ -22,6 +22,7 @@ from ..cache import cache_key, load_cached, save_cached
 from ..extractors import Extractor, extract
 from ..generator import Generator
 from ..hooks import Trace
+from ..stats.unit_stats import UnitStats
 
 
 @dataclass
@@ -79,18 +80,30 @@ def pool_pass(gen: Generator, layer: str, samples: int = 2000, seed: int = 0, ex
                             None if extractor is None else extractor.name)
     fe = extractor.build() if extractor is not None else None
     peaks, locals_, feats = [], [], []
+    bad_images: list[int] = []  # NaN/Inf images would become black pixels and plausible-looking scores
+    bad_feats: list[int] = []
     with Trace(gen.module, [layer], stop=extractor is None) as tr:
         for lo in range(0, samples, batch_size):
             ids = list(range(lo, min(samples, lo + batch_size)))
             acts = tr.run(gen.latents(ids, seed))[layer].float()
+            UnitStats.check_finite(acts, layer)
             if acts.dim() == 2:
                 acts = acts[:, :, None, None]
             peaks.append(acts.flatten(2).amax(2).cpu())
             locals_.append(local_activation(acts, win).cpu() if info.spatial else torch.zeros(acts.shape[:2]))
             if extractor is not None:
-                feats.append(extract(extractor, gen.to_uint8(tr.output).cpu(), batch_size, fe))
+                raw = tr.output
+                finite = torch.isfinite(raw.reshape(raw.shape[0], -1)).all(1).cpu().tolist()
+                bad_images += [i for i, ok in zip(ids, finite) if not ok]
+                f = extract(extractor, gen.to_uint8(raw).cpu(), batch_size, fe)
+                bad_feats += [i for i, ok in zip(ids, torch.isfinite(f).all(1).tolist()) if not ok]
+                feats.append(f)
             if on_batch:
                 on_batch(len(ids))
+    if extractor is not None:
+        from ..scoring import check_finite_samples
+
+        check_finite_samples(gen, list(range(samples)), seed, None, bad_images, bad_feats, extractor)
     out = PoolPass(layer, seed, samples, torch.cat(peaks), torch.cat(locals_), torch.cat(feats) if feats else None,
                    None if extractor is None else extractor.name)
     if use_cache:

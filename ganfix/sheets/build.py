@@ -106,6 +106,7 @@ def build_sheets(
     if scale is not None and not 1 <= scale <= 16:
         raise UsageError(f"--scale must be an integer in 1…16, got {scale}")
     info = gen.layer(layer)
+    gen.image_shape  # the output must be an image (a flat one needs --image-shape): one line, before the pass
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")

@@ -79,7 +79,8 @@ def check(config=None, *, samples: Optional[int] = None, seed: Optional[int] = N
         raise UsageError(f"{cfg.source}: no gates configured; add a [gates] table with any of "
                          "max_fid, max_kid, annotations, patch_beats_random, baseline")
     gen = load_generator(cfg.generator, weights=cfg.weights, z_shape=cfg.z_shape, output_range=cfg.output_range,
-                         device=cfg.device, trust_pickle=cfg.trust_pickle)
+                         device=cfg.device, trust_pickle=cfg.trust_pickle, image_shape=cfg.image_shape,
+                         weights_key=cfg.weights_key, strip_prefix=cfg.strip_prefix)
     report = run_check(cfg, gen, ScoringMetrics(cfg, use_cache), skip_baseline=write_baseline is not None)
     if write_baseline is not None:
         atomic_write_json(write_baseline, report)
