@@ -117,3 +117,15 @@ def segmenter_identity(seg: Segmenter) -> str | None:
         if isinstance(obj, nn.Module):
             return fingerprint_module(obj) + ":" + ",".join(seg.class_names)
     return None
+
+
+def default_segmenter_note(gen_spec: str, segmenter: str) -> str | None:
+    """A one-line note when the toy world's segmenter (the CLI default) is applied to a generator that is not a
+    built-in: its classes (sky, building, tree, …) say nothing about another domain's images."""
+    from . import defaults
+    from .registry import get_builtin_generator
+
+    if segmenter != defaults.SEGMENTER or get_builtin_generator(gen_spec) is not None:
+        return None
+    return (f"note: the {segmenter} segmenter knows only the toy world's classes; for {gen_spec} pass "
+            "--segmenter path/to/file.py:factory (an object with class_names and segment(images))")

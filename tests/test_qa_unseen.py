@@ -295,3 +295,14 @@ def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     (tmp_path / "ganfix.toml").write_text('generator = "qa_models.py:flat"\nreal = "real"\nimage_shape = [1, 20]\n'
                                           "[gates]\nmax_fid = 1.0\n")
     one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "image_shape must be [C, H, W]")
+
+
+def test_dissect_notes_when_the_toy_segmenter_is_applied_to_another_generator(tmp_path):
+    """dissect/ace on a user's generator silently used the toy world's segmenter (building, door, … units on
+    clothes); the tool now says so in one line on stderr and which option to pass."""
+    from ganfix.segmenters import default_segmenter_note
+
+    note = default_segmenter_note("models.py:dcgan", "toyscenes")
+    assert note and "--segmenter path/to/file.py:factory" in note and "\n" not in note
+    assert default_segmenter_note("toyscenes", "toyscenes") is None
+    assert default_segmenter_note("models.py:dcgan", "seg.py:factory") is None

@@ -103,6 +103,13 @@ def ace_cmd(
                  candidates=candidates, ace_samples=ace_samples, steps=steps, l2=l2, curve=curve, context=context,
                  trace=trace, context_samples=context_samples, stride=stride, patch=patch, use_cache=not no_cache,
                  progress=cli_progress)
+    from .. import distributed
+    from ..segmenters import default_segmenter_note
+    from .common import err_console
+
+    note = default_segmenter_note(gen, segmenter)  # after the run: an error stays one line
+    if note and distributed.rank() == 0:
+        err_console.print(note, highlight=False, soft_wrap=True)
     render(result, out, json_output)
 
 def register(app: typer.Typer) -> None:

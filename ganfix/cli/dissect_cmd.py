@@ -91,6 +91,13 @@ def dissect_cmd(
     result = dissect(gen_opts.load(gen), segmenter, None if all_layers else layer, samples=samples, seed=seed,
                      batch_size=batch_size, levels=levels, compare=gen_opts.load(compare) if compare else None,
                      use_cache=not no_cache, progress=cli_progress, **asdict(crit))
+    from .. import distributed
+    from ..segmenters import default_segmenter_note
+    from .common import err_console
+
+    note = default_segmenter_note(gen, segmenter)  # after the run: an error stays one line
+    if note and distributed.rank() == 0:
+        err_console.print(note, highlight=False, soft_wrap=True)
     report = result.save(out, tiles=tiles) if out is not None else result.to_json()
     if json_output:
         return print_json(report)
