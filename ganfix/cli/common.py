@@ -279,7 +279,7 @@ def preflight(out=None, use_cache: bool = True, files: tuple = ()) -> None:
     check_cache_writable(use_cache)
 
 
-NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics "
+NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics/scores "
                           "(results are the same; caches are checksummed).")
 
 
