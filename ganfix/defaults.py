@@ -95,3 +95,11 @@ def _builtin(gen):
 def table() -> dict[str, object]:
     """Every plain default by name (for docs and tests)."""
     return {k: v for k, v in globals().items() if k.isupper()}
+
+# The rankers `--by` accepts out of the box, as --help lists them (ganfix.ranking.ranker_names() is the
+# registry; this copy lets the CLI build its help without importing torch; tests/test_cli_startup.py
+# keeps them equal).
+BUILTIN_RANKERS = ("max", "mean", "sparsity", "ablation", "iou:<class>", "ace:<class>", "unit-fid", "realism", "rare",
+                   "local-activation", "artifact")
+
+DEMO_SEED = 2  # latents the demo scores (never looked at while labelling the shipped set); the real set uses seed + 1

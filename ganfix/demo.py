@@ -34,7 +34,7 @@ def shipped_annotation_path() -> Path:
 # The shipped set was shortlisted by an ablation scan on seed-0 latents and refined after looking at scores and
 # before/after grids on seed-1 latents; the demo scores seed-2 latents against the seed-3 real set, never used
 # while labelling, so the comparison is not flattered by how the units were chosen.
-DEMO_SEED = 2
+DEMO_SEED = defaults.DEMO_SEED
 
 
 def run_demo(out: Path, samples: int = defaults.SCORE_SAMPLES, rank_samples: int = defaults.RANK_SAMPLES,

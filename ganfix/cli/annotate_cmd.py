@@ -11,7 +11,6 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from ..stats.tally import check_sample_args
 from .common import (GenArg, GenOptions, JsonOpt, OpenOpt, PortOpt, console_for, err_console, option_group, parse_ints,
                      preflight, print_json, serve_page, warn_if_near_constant)
 from .. import defaults
@@ -148,6 +147,8 @@ def register(app: typer.Typer) -> None:
 def check_args(run, port, text, mark) -> None:
     from ..pages import check_port
     from ..ranking import get_ranker
+
+    from ..stats.tally import check_sample_args
 
     check_sample_args(run.samples, run.batch_size, run.k)
     get_ranker(run.by)

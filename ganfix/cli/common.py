@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import GanfixError
-from ..generator import output_resolution  # noqa: F401  (re-exported for commands)
 
 # Logs, tables and progress go to stderr when --json is used, so stdout stays machine-readable.
 err_console = Console(stderr=True)

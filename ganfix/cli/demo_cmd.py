@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from .. import defaults
-from ..demo import DEMO_SEED, run_demo
 from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, print_json
 from .common import cli_progress
 from .repair_cmd import results_table
@@ -30,7 +29,7 @@ def demo(
     out: Path = typer.Option(Path("ganfix-demo"), "--out", help="Folder for sheets, exports, report.json/md, before_after.png."),
     samples: int = typer.Option(defaults.SCORE_SAMPLES, "--samples", "-n", help="Samples per FID/KID score."),
     rank_samples: int = typer.Option(defaults.RANK_SAMPLES, "--rank-samples", help="Samples in the ranking pass."),
-    seed: int = typer.Option(DEMO_SEED, "--seed", help="Seed of the scored latents (the real set uses seed + 1). "
+    seed: int = typer.Option(defaults.DEMO_SEED, "--seed", help="Seed of the scored latents (the real set uses seed + 1). "
                              "The default differs from the seed the shipped set was chosen on."),
     random_draws: int = typer.Option(defaults.DEMO_RANDOM_DRAWS, "--random-draws"),
     bootstrap: int = typer.Option(defaults.DEMO_BOOTSTRAP, "--bootstrap"),
@@ -40,6 +39,8 @@ def demo(
     json_output: bool = JsonOpt,
 ) -> None:
     """Run rank → sheets → shipped annotation set → repair → score on the toy generator and print Table 1."""
+    from ..demo import run_demo
+
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:

@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from .. import defaults
-from ..ranking import get_ranker, ranker_names
 from .common import SeedOpt, generator_options, handle_errors, option_group
 
 ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
@@ -45,6 +44,8 @@ class ScanOptions:
 
     def for_ranking(self, by: str, **extra) -> dict:
         """The options the ranker `by` takes (the scan's only for rankers that scan); `extra` given when set."""
+        from ..ranking import get_ranker
+
         ranker, _ = get_ranker(by)
         given = {k: v for k, v in extra.items() if v}
         return {**{k: v for k, v in asdict(self).items() if k in ranker.options}, **given}
@@ -57,7 +58,8 @@ scan_options = option_group("scan_opts", ScanOptions, [
 
 
 def by_help(what: str) -> str:
-    return f"{what}: {', '.join(ranker_names())}. {BY_HELP}"
+    # The built-in names from the defaults table: building --help must not import torch (a test keeps the two equal).
+    return f"{what}: {', '.join(defaults.BUILTIN_RANKERS)}. {BY_HELP}"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from ..atomic import atomic_write_json
 from ..progress import progress_bar
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_console, generator_options, handle_errors,
                      parse_ints, print_json)
-from ..inputs import features_name, open_real
 from .scan_opts import ScanOptions, scan_options
 
 
@@ -53,6 +52,7 @@ def worst(
     json_output: bool = JsonOpt,
 ) -> None:
     """The worst samples by realism (vs --real) and artifact-unit contribution, with the units firing most in each."""
+    from ..inputs import features_name, open_real
     from ..worst import worst_samples, worst_sheet
 
     g = gen_opts.load(gen)
