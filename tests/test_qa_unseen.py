@@ -297,12 +297,48 @@ def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "image_shape must be [C, H, W]")
 
 
-def test_dissect_notes_when_the_toy_segmenter_is_applied_to_another_generator(tmp_path):
-    """dissect/ace on a user's generator silently used the toy world's segmenter (building, door, … units on
-    clothes); the tool now says so in one line on stderr and which option to pass."""
-    from ganfix.segmenters import default_segmenter_note
+SPATIAL = '''
+import torch
+import torch.nn as nn
 
-    note = default_segmenter_note("models.py:dcgan", "toyscenes")
-    assert note and "--segmenter path/to/file.py:factory" in note and "\n" not in note
-    assert default_segmenter_note("toyscenes", "toyscenes") is None
-    assert default_segmenter_note("models.py:dcgan", "seg.py:factory") is None
+class Small(nn.Module):
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 4 * 4 * 4)
+        self.up = nn.Upsample(scale_factor=4)
+        self.conv = nn.Conv2d(4, 3, 3, padding=1)
+    def forward(self, z):
+        return torch.tanh(self.conv(self.up(self.fc(z).view(-1, 4, 4, 4))))
+
+def factory():
+    return Small()
+'''
+
+
+def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
+    """dissect/ace (and rank/annotate --by iou:<class>) on a user's generator fell back to the toy world's
+    segmenter (building, door, … units on clothes) with only a note: now --segmenter is required, as --real is."""
+    import pytest
+
+    import ganfix
+    from ganfix import defaults
+    from ganfix.errors import UsageError
+
+    (tmp_path / "small.py").write_text(SPATIAL)
+    spec = f"{tmp_path / 'small.py'}:factory"
+    needles = ("--segmenter path/to/seg.py:factory", "--segmenter toyscenes", "not a built-in")
+    one_line_error(cli("dissect", spec, "--layer", "up", "--samples", "8", "--no-cache"), *needles)
+    one_line_error(cli("ace", spec, "--layer", "up", "--class", "sky", "--samples", "8", "--no-cache"), *needles)
+    for command in ("rank", "annotate"):
+        extra = ("--no-serve", "--out", tmp_path / "sheets") if command == "annotate" else ()
+        one_line_error(cli(command, spec, "--layer", "up", "--by", "iou:sky", "--samples", "8", "--no-cache", *extra),
+                       *needles)
+    assert not (tmp_path / "sheets").exists()
+    gen = ganfix.load_generator(spec)
+    for call in (lambda: ganfix.dissect(gen, layers=["up"], samples=8, use_cache=False),
+                 lambda: ganfix.ace(gen, "up", "sky", samples=8, use_cache=False)):
+        with pytest.raises(UsageError, match="segmenter='path/to/seg.py:factory'"):
+            call()
+    assert defaults.segmenter_for("toyscenes") == "toyscenes" and defaults.segmenter_for(gen) is None
