@@ -266,6 +266,15 @@ def test_automatic_rankers_refuse_nan_images(tmp_path):
     one_line_error(res, "non-finite", "sample ids")
 
 
+def test_annotate_refuses_nan_images(tmp_path):
+    """annotate drew NaN images as black tiles on the contact sheets, exit 0."""
+    (tmp_path / "nan.py").write_text(NAN_MODEL)
+    text = one_line_error(cli("annotate", f"{tmp_path / 'nan.py'}:factory", "--layer", "fc", "--samples", "40",
+                              "--no-serve", "--out", tmp_path / "sheets", "--no-cache"), "non-finite", "sample ids")
+    assert " of " in text and "black" in text
+    assert not (tmp_path / "sheets").exists()
+
+
 def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     """ganfix.toml had no image_shape/weights_key/strip_prefix: a flat-output generator, or a checkpoint whose
     generator sits under an unusual key or prefix, could be ranked and repaired but never gated in CI."""
