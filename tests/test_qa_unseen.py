@@ -275,6 +275,28 @@ def test_annotate_refuses_nan_images(tmp_path):
     assert not (tmp_path / "sheets").exists()
 
 
+def test_a_misfit_real_image_beyond_the_first_ones_checked_is_refused_too(tmp_path):
+    """Only the first 32 real files were checked: a grey image among them refused the folder, one further down
+    was silently converted to RGB. Now every image read is checked the same way."""
+    from PIL import Image
+
+    from ganfix.real_sets import CHECKED_FILES
+
+    models, _ = _variants(tmp_path)
+    real = tmp_path / "many"
+    real.mkdir()
+    g = torch.Generator().manual_seed(1)
+    n = CHECKED_FILES + 8
+    for i in range(n):
+        arr = torch.randint(0, 256, (16, 16, 3), generator=g, dtype=torch.uint8).numpy()
+        img = Image.fromarray(arr)
+        (img.convert("L") if i == CHECKED_FILES + 3 else img).save(real / f"{i:03d}.png")
+    args = ("score", f"{models}:bytes_out", "--output-range", "0,255", "--features", f"{tmp_path / 'feat.py'}:factory",
+            "--real", real, "--samples", str(n), "--no-cache")
+    (tmp_path / "feat.py").write_text(FEATURES)
+    one_line_error(cli(*args), f"{CHECKED_FILES + 3:03d}.png is grey (L)", "--real")
+
+
 def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     """ganfix.toml had no image_shape/weights_key/strip_prefix: a flat-output generator, or a checkpoint whose
     generator sits under an unusual key or prefix, could be ranked and repaired but never gated in CI."""
