@@ -348,6 +348,17 @@ def factory():
 '''
 
 
+def test_a_gate_key_at_the_top_level_of_ganfix_toml_says_it_belongs_under_gates(tmp_path):
+    """A top-level max_fid was "unknown key 'max_fid'; valid keys: generator, …" without a word about [gates]; a
+    top-level key written after the [gates] header (so TOML put it in that table) got the same puzzle."""
+    (tmp_path / "ganfix.toml").write_text('generator = "toyscenes"\nmax_fid = 1.0\n')
+    one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "'max_fid'", "belongs in the [gates] table")
+    (tmp_path / "ganfix.toml").write_text('generator = "toyscenes"\n[gates]\nmax_fid = 1.0\nsamples = 10\n')
+    one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "'samples'", "above the [gates] header")
+    (tmp_path / "pyproject.toml").write_text('[tool.ganfix]\ngenerator = "toyscenes"\nmax_kid = 1.0\n')
+    one_line_error(cli("check", "--config", tmp_path / "pyproject.toml"), "[tool.ganfix.gates]")
+
+
 def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
     """dissect/ace (and rank/annotate --by iou:<class>) on a user's generator fell back to the toy world's
     segmenter (building, door, … units on clothes) with only a note: now --segmenter is required, as --real is."""
