@@ -384,3 +384,33 @@ def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
         with pytest.raises(UsageError, match="segmenter='path/to/seg.py:factory'"):
             call()
     assert defaults.segmenter_for("toyscenes") == "toyscenes" and defaults.segmenter_for(gen) is None
+
+
+ALWAYS_ON = '''
+import torch
+import torch.nn as nn
+
+class AlwaysOn(nn.Module):
+    """every unit of `fc` fires (about equally) in every sample"""
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        with torch.no_grad():
+            self.fc.weight.fill_(1e-3)
+            self.fc.bias.fill_(1.0)
+        self.out = nn.Linear(4, 3 * 16 * 16)
+    def forward(self, z):
+        return torch.tanh(self.out(self.fc(z))).view(-1, 3, 16, 16)
+
+def factory():
+    return AlwaysOn()
+'''
+
+
+def test_rare_prints_zero_not_minus_zero_when_every_unit_fires_in_every_sample(tmp_path):
+    """rank --by rare showed -0.000 for units active in every sample (−log 1 = −0.0)."""
+    (tmp_path / "on.py").write_text(ALWAYS_ON)
+    res = cli("rank", f"{tmp_path / 'on.py'}:factory", "--layer", "fc", "--by", "rare", "--samples", "20", "--no-cache")
+    assert res.exit_code == 0, res.output
+    assert "-0.000" not in res.output and " 0.000 " in res.output, res.output
