@@ -360,7 +360,7 @@ def test_a_gate_key_at_the_top_level_of_ganfix_toml_says_it_belongs_under_gates(
 
 
 def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
-    """dissect/ace (and rank/annotate --by iou:<class>) on a user's generator fell back to the toy world's
+    """dissect/ace/paint (and rank/annotate --by iou:<class>) on a user's generator fell back to the toy world's
     segmenter (building, door, … units on clothes) with only a note: now --segmenter is required, as --real is."""
     import pytest
 
@@ -378,6 +378,7 @@ def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
         one_line_error(cli(command, spec, "--layer", "up", "--by", "iou:sky", "--samples", "8", "--no-cache", *extra),
                        *needles)
     assert not (tmp_path / "sheets").exists()
+    one_line_error(cli("paint", spec, "--layer", "up", "--samples", "8", "--out", tmp_path / "paint"), *needles)
     gen = ganfix.load_generator(spec)
     for call in (lambda: ganfix.dissect(gen, layers=["up"], samples=8, use_cache=False),
                  lambda: ganfix.ace(gen, "up", "sky", samples=8, use_cache=False)):

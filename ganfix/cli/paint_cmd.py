@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     def paint(
         gen: Optional[str] = typer.Argument(None, metavar="[GEN]", help="Generator spec (with --replay: default the edit list's model)."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Layer whose feature grid is painted (e.g. layer4)."),
-        segmenter: str = typer.Option("toyscenes", "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
+        segmenter: Optional[str] = typer.Option(None, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory; required except for built-in generators, which name their own (toyscenes for the toy generator)."),
         classes: Optional[str] = typer.Option(None, "--classes", help="Palette classes, e.g. tree,door,window (default: every class with units at the layer)."),
         units: Optional[List[str]] = typer.Option(None, "--units", help="Explicit units for a class, e.g. tree:48,9,38 (repeatable); skips the search for it."),
         n: int = typer.Option(8, "--n", help="Causal units per class."),
@@ -40,14 +40,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Paint objects in or out: insert (add) or ablate (remove) a class's causal units where you paint."""
         from ..paint import Painting, find_palette, parse_unit_spec, replay
-        from ..segmenters import load_segmenter
+        from ..segmenters import load_segmenter, require_segmenter
         from ..stats.tally import check_sample_args
 
         console = console_for(json_output)
         if not 0 <= port <= 65535:
             raise UsageError(f"--port must be in 0…65535, got {port}")
         if replay_file is not None:
-            seg = load_segmenter(segmenter)
+            seg = load_segmenter(segmenter) if segmenter is not None else None  # None: a built-in's own (or no counts)
             g = gen_opts.load(gen) if gen is not None else None
             result = replay(replay_file, out, g, seg, force, load=gen_opts.load)
             if json_output:
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         fixed = dict(parse_unit_spec(u) for u in units or [])
         wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
         g = gen_opts.load(gen)
-        seg = load_segmenter(segmenter)
+        seg = load_segmenter(require_segmenter(g, segmenter))
         from ..progress import progress
 
         with progress("palette: causal units", len(wanted or seg.class_names), err_console) as step:

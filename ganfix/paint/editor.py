@@ -196,7 +196,8 @@ def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Seg
            force: bool = False, load=None) -> dict:
     """Re-render a saved edit list into out_dir (image.png, before.png, edits.json, counts.json).
 
-    gen: the generator (default: load the edit list's model by name with `load(name)`)."""
+    gen: the generator (default: load the edit list's model by name with `load(name)`). segmenter: counts class
+    pixels (default: a built-in generator's own; none for another generator)."""
     edits_file = Path(edits_file)
     if not edits_file.is_file():
         raise UsageError(f"edit list not found: {edits_file}")
@@ -209,6 +210,12 @@ def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Seg
         if not isinstance(name, str) or load is None:
             raise UsageError("give the generator (GEN): the edit list names none")
         gen = load(name)
+    if segmenter is None:  # a built-in generator's own segmenter counts the class pixels; another's: none given, none
+        from ..defaults import segmenter_for
+        from ..segmenters import load_segmenter
+
+        own = segmenter_for(gen)
+        segmenter = load_segmenter(own) if own else None
     t0 = time.perf_counter()
     painting = Painting.from_json(data, gen, segmenter, force)
     result = painting.save(out_dir)
