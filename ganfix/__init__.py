@@ -12,9 +12,10 @@ Python API (the CLI is a thin layer over it; each workflow returns a result obje
         images = gen.generate(range(8), seed=0)
 """
 # Imports are lazy (PEP 562): `import ganfix` and the CLI's start-up (`ganfix --help`) do not import torch; each
-# name below is imported on first use. ganfix.check, ganfix.dissect, ganfix.export and ganfix.repair are both
-# subpackages and workflow functions: the name means the function. Importing such a subpackage normally binds it
-# as the package's attribute; _Package drops that binding, so the name keeps resolving to the function.
+# name below is imported on first use. ganfix.check, ganfix.dissect and ganfix.repair are both subpackages and
+# workflow functions: the name means the function. Importing such a subpackage normally binds it as the package's
+# attribute; _Package drops that binding, so the name keeps resolving to the function. (The export machinery is the
+# package ganfix.exporting, so `ganfix.export` is only ever the function.)
 import importlib as _importlib
 import sys as _sys
 import types as _types
@@ -34,7 +35,7 @@ _NAMES = {
     **{name: (".workflow", name) for name in ("AceReport", "CheckResult", "Dissection", "Export", "RepairResult", "Score",
                                                "ace", "check", "dissect", "export", "rank", "repair", "score")},
 }
-_FUNCTIONS_OVER_SUBPACKAGES = {"check", "dissect", "export", "repair"}
+_FUNCTIONS_OVER_SUBPACKAGES = {"check", "dissect", "repair"}
 
 
 def __getattr__(name: str):

@@ -180,9 +180,9 @@ class AnnotationSet:
                 raise UsageError(f"annotation set is for {self.model_name!r} with weights {mine or '(none recorded)'} "
                                  f"(fingerprint {self.fingerprint}), but this is {gen.name!r} with weights "
                                  f"{theirs or '(none)'} (fingerprint {gen.fingerprint}); label this checkpoint in its own "
-                                 "set (the default path differs per checkpoint) or use --force to apply it anyway")
+                                 "set (the default path differs per checkpoint) or use force=True to apply it anyway")
             raise UsageError(f"annotation set is for model {self.model_name!r} (fingerprint {self.fingerprint}), "
-                             f"but {gen.name!r} has fingerprint {gen.fingerprint}; use --force to apply it anyway")
+                             f"but {gen.name!r} has fingerprint {gen.fingerprint}; use force=True to apply it anyway")
 
     def check_layer(self, layer: str) -> None:
         if layer != self.layer:

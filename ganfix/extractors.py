@@ -338,7 +338,7 @@ class Extractor:
         except Exception as exc:
             where = f"weights {self.weights_path}" if self.weights_path else "weights (download into torch.hub's cache)"
             raise UsageError(f"could not build the {self.name} feature extractor from its {where}: {_first_line(exc)}; "
-                             f"pass --feature-weights PATH or another --features") from None
+                             f"pass inception_weights=PATH or other features=") from None
 
 
 def _torchscript_ok(path: Path, name: str) -> None:
@@ -370,13 +370,13 @@ def resolve_extractor(features: str, inception_weights: str | None = None, offli
         offline = offline_default()
     if is_factory_spec(features):
         if inception_weights is not None:
-            raise UsageError("--feature-weights is for named extractors; a file.py:factory extractor loads its own weights")
+            raise UsageError("inception_weights= is for named extractors; a file.py:factory extractor loads its own weights")
         user = load_user_extractor(features)
         file_part, factory_name = features.rsplit(":", 1)
         return Extractor(f"{Path(file_part).name}:{factory_name}", USER_FEATURE, registry_name=_register_user(user),
                          channels=user.channels, user=user)
     if features.endswith(".py") or ".py:" in features:
-        raise UsageError(f"--features {features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
+        raise UsageError(f"features={features!r}: give a file and a factory function, e.g. path/to/extractor.py:factory")
     from .registry import builtin_extractors, get_builtin_extractor
 
     builtin = get_builtin_extractor(features)
@@ -425,7 +425,7 @@ def _resolve_named(name: str, layer: str, inception_weights: str | None, offline
 def _with_local_weights(name: str, layer: str, info: WeightsInfo, path: Path) -> Extractor:
     if info.kind == "hub":
         raise UsageError(f"{name} loads its code and weights through torch.hub (facebookresearch/dinov2) and takes no "
-                         "weights file; run once online so torch.hub caches it, or use another --features")
+                         "weights file; run once online so torch.hub caches it, or use other features=")
     if not path.is_file():
         raise UsageError(f"{name} weights file not found: {path}")
     sha = _sha256(path)[:16]
@@ -438,15 +438,14 @@ def _with_local_weights(name: str, layer: str, info: WeightsInfo, path: Path) ->
 
 def _missing_weights(name: str, info: WeightsInfo, offline_hint: str | None) -> str:
     shown = "Inception" if name == INCEPTION_NAME else name
-    flag = "--inception-weights" if name == INCEPTION_NAME else "--feature-weights"
     where = ("in torch.hub's cache" if info.kind == "hub"
              else "at " + ", ".join(str(p) for p in _cache_candidates(name, info)))
-    msg = (f"{shown} weights not found {where} and downloads are off (--offline); "
-           + (f"pass {flag} PATH (torch-fidelity's {info.file}), run once online to fill the cache"
+    msg = (f"{shown} weights not found {where} and downloads are off (offline=True or GANFIX_OFFLINE=1); "
+           + (f"pass inception_weights=PATH (torch-fidelity's {info.file}), run once online to fill the cache"
               if info.kind != "hub" else "run once online so torch.hub caches it")
-           + ", or use --features path/to/extractor.py:factory (your own network)")
+           + ", or use features=path/to/extractor.py:factory (your own network)")
     if offline_hint:
-        msg += f" or --features {offline_hint} (offline; its distances are not {'Inception FID' if shown == 'Inception' else shown})"
+        msg += f" or features={offline_hint} (offline; its distances are not {'Inception FID' if shown == 'Inception' else shown})"
     return msg
 
 

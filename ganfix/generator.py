@@ -45,7 +45,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     except (RuntimeError, TypeError):
         raise UsageError(f"unknown device {device!r}; use cpu or cuda[:index]") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+        raise UsageError(f"device={device}: no CUDA GPU is available here; use device=cpu")
     return dev
 
 
@@ -69,14 +69,14 @@ class Generator:
         self.z_shape = tuple(int(s) for s in z_shape)
         lo, hi = (float(v) for v in output_range)
         if not hi > lo:
-            raise UsageError(f"--output-range must be lo,hi with lo < hi, got {lo},{hi}")
+            raise UsageError(f"output_range must be lo,hi with lo < hi, got {lo},{hi}")
         self.output_range = (lo, hi)
         self.name = name
         self.code_identity = code_identity  # extra code identity for the fingerprint (a factory file's hash)
         # Flat outputs ([N, 784]) are viewed as images of this shape; the module (and its fingerprint) is untouched.
         self.reshape = tuple(int(v) for v in image_shape) if image_shape else None
         if self.reshape is not None and (len(self.reshape) != 3 or min(self.reshape) < 1):
-            raise UsageError(f"--image-shape must be C,H,W (e.g. 1,28,28), got {','.join(map(str, self.reshape))}")
+            raise UsageError(f"image_shape must be C,H,W (e.g. 1,28,28), got {','.join(map(str, self.reshape))}")
         self._image_shape: tuple[int, int, int] | None = None
         self.notes: list[str] = []  # what loading chose (e.g. an EMA copy), for the user to read
         self.weights_file: str | None = None  # checkpoint the weights came from (part of the model's identity)
@@ -110,7 +110,7 @@ class Generator:
             return output
         n = output.shape[0]
         if output[0].numel() != self.reshape[0] * self.reshape[1] * self.reshape[2]:
-            raise UsageError(f"--image-shape {','.join(map(str, self.reshape))} does not fit the output "
+            raise UsageError(f"image_shape={','.join(map(str, self.reshape))} does not fit the output "
                              f"{list(output.shape[1:])} ({output[0].numel()} values per sample)")
         return output.reshape(n, *self.reshape)
 
@@ -146,9 +146,9 @@ class Generator:
             if len(shape) != 3:
                 n = int(out[0].numel())
                 side = int(round(n ** 0.5))
-                hint = f" (e.g. --image-shape 1,{side},{side})" if side * side == n else ""
+                hint = f" (e.g. image_shape=1,{side},{side})" if side * side == n else ""
                 raise UsageError(f"{self.name} outputs {list(shape)} per sample, not an image [C, H, W]; "
-                                 f"pass --image-shape C,H,W{hint}")
+                                 f"pass image_shape=C,H,W{hint}")
             if shape[0] not in (1, 3):
                 raise UsageError(f"{self.name} outputs {shape[0]} channels per image; ganfix handles 1 (grey) or 3 (RGB)")
             if min(shape[1:]) < 16:
@@ -240,7 +240,7 @@ def forward_errors(gen: "Generator"):
         raise
     except Exception as exc:  # noqa: BLE001 - the user's module may raise anything
         raise UsageError(f"{gen.name}: the forward pass on a latent of shape {list(gen.z_shape)} failed "
-                         f"({exception_line(exc)}); check --z-shape and that the weights fit the code") from None
+                         f"({exception_line(exc)}); check z_shape= and that the weights fit the code") from None
 
 
 def exception_line(exc: BaseException, limit: int = 300) -> str:

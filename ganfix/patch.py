@@ -85,7 +85,7 @@ class Patch:
 
     def check(self, gen, force: bool = False) -> None:
         if self.fingerprint and self.fingerprint != gen.fingerprint and not force:
-            raise UsageError(f"patch is for fingerprint {self.fingerprint}, but {gen.name!r} has {gen.fingerprint}; use --force")
+            raise UsageError(f"patch is for fingerprint {self.fingerprint}, but {gen.name!r} has {gen.fingerprint}; use force=True")
         gen.check_units(self.layer, self.units)
 
     def dense(self, num_units: int) -> tuple[torch.Tensor, torch.Tensor]:

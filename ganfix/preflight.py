@@ -83,10 +83,10 @@ def check_z_shape(shape: Iterable[int] | None) -> None:
         return
     shape = tuple(shape)
     if not shape or any(s < 1 for s in shape):
-        raise UsageError(f"--z-shape must be positive integers (e.g. 128 or 128,1,1), got {','.join(map(str, shape)) or 'nothing'}")
+        raise UsageError(f"z_shape must be positive integers (e.g. 128 or 128,1,1), got {','.join(map(str, shape)) or 'nothing'}")
     total = 1
     for s in shape:
         total *= s
     if total > MAX_LATENT_VALUES:
-        raise UsageError(f"--z-shape {','.join(map(str, shape))} asks for {total:,} latent values per sample "
+        raise UsageError(f"z_shape={','.join(map(str, shape))} asks for {total:,} latent values per sample "
                          f"(more than {MAX_LATENT_VALUES:,}); check it")

@@ -26,14 +26,15 @@ class PlainProgress:
         self.stream = stream or sys.stderr
         self.done = 0
         self._printed = False
+        self._shown = -1  # the count the last line showed
         self._start = self._last = time.monotonic()
 
     def __enter__(self) -> "PlainProgress":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None and self._printed:  # short passes stay silent
-            self._line()
+        if exc_type is None and self._printed and self._shown != self.done:  # short passes stay silent
+            self._line()  # the final count, unless the last periodic line already showed it
 
     def add_task(self, *_args, **_kwargs) -> int:
         return 0
@@ -53,7 +54,7 @@ class PlainProgress:
         pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         self.stream.write(f"{self.description}: {self.done}/{self.total}{pct}, {elapsed:.0f} s\n")
         self.stream.flush()
-        self._printed = True
+        self._printed, self._shown = True, self.done
 
 
 def progress_bar(description: str, total: int, console: Console | None = None):

@@ -78,16 +78,16 @@ def image_header(path: Path) -> tuple[str, tuple[int, int]]:
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
-def check_image_fits(f: Path, channels: int, height: int, width: int, option: str = "--real") -> None:
+def check_image_fits(f: Path, channels: int, height: int, width: int, option: str = "real=") -> None:
     """One real image can stand beside the generator's: same kind (grey/colour), aspect ratio (2 %), not smaller."""
     mode, (fw, fh) = image_header(f)  # oversized (decompression bombs) or unreadable: one line
     grey = mode in GREY_MODES
     if channels == 1 and not grey:
         raise UsageError(f"real image {f} is colour ({mode}) but the generator makes grey images; "
-                         f"give {option} a folder of grey images (convert them first)")
+                         f"give {option}FOLDER of grey images (convert them first)")
     if channels == 3 and grey:
         raise UsageError(f"real image {f} is grey ({mode}) but the generator makes RGB images; "
-                         f"give {option} a folder of colour images")
+                         f"give {option}FOLDER of colour images")
     if abs(fw / fh - width / height) > 0.02 * (width / height):
         raise UsageError(f"real image {f} is {fw}×{fh} (w×h), another aspect ratio than the generator's "
                          f"{width}×{height}; crop the real images to match")
@@ -278,7 +278,7 @@ class RealSource:
             return images
         files = self._files(Path(self.location))
         if len(files) < n:
-            raise UsageError(f"{self.location} has {len(files)} images, fewer than the {n} requested; lower --samples")
+            raise UsageError(f"{self.location} has {len(files)} images, fewer than the {n} requested (samples={n}); add images or ask for fewer")
         h, w = self.size
         mode = "L" if self.channels == 1 else "RGB"
         out = np.empty((n, h, w, self.channels), dtype=np.uint8)

@@ -37,19 +37,21 @@ def offline_features_for(gen) -> str | None:
     return entry.offline_features if entry is not None else None
 
 
-def require_real(gen, spec: str | None, option: str = "--real") -> str:
-    """The real-set spec to use: the one given, else the built-in's own, else a one-line error."""
+def require_real(gen, spec: str | None, option: str = "real=") -> str:
+    """The real-set spec to use: the one given, else the built-in's own, else a one-line error. `option`: how the
+    caller's users write the setting, value to follow (`real=` in Python, which the CLI shows as `--real`;
+    `real = ` in ganfix.toml)."""
     if spec:
         return spec
     own = default_real(gen)
     if own:
         return own
     raise UsageError(f"{gen.name} is not a built-in generator, so ganfix cannot guess its real images: pass "
-                     f"{option} FOLDER (a folder of real images at the generator's resolution or larger), or "
-                     f"{option} world to compare with the toy world's scenes on purpose")
+                     f"{option}FOLDER (a folder of real images at the generator's resolution or larger), or "
+                     f"{option}world to compare with the toy world's scenes on purpose")
 
 
-def real_source_for(gen, spec: str | None, seed: int = 1, option: str = "--real", samples: int | None = None) -> RealSource:
+def real_source_for(gen, spec: str | None, seed: int = 1, option: str = "real=", samples: int | None = None) -> RealSource:
     """RealSource for scoring `gen`: required for non-built-ins, checked against its image shape."""
     spec = require_real(gen, spec, option)
     c, h, w = gen.image_shape
@@ -61,14 +63,14 @@ def real_source_for(gen, spec: str | None, seed: int = 1, option: str = "--real"
     return real
 
 
-def check_fits(real: RealSource, channels: int, height: int, width: int, option: str = "--real") -> None:
+def check_fits(real: RealSource, channels: int, height: int, width: int, option: str = "real=") -> None:
     if real.kind == "world":
         if channels != 3:
-            raise UsageError(f"{option} world renders colour scenes, but the generator makes {channels}-channel images; "
-                             f"pass {option} FOLDER of grey real images")
+            raise UsageError(f"{option}world renders colour scenes, but the generator makes {channels}-channel images; "
+                             f"pass {option}FOLDER of grey real images")
         if height != width:
-            raise UsageError(f"{option} world renders square scenes, but the generator makes {height}×{width} images; "
-                             f"pass {option} FOLDER")
+            raise UsageError(f"{option}world renders square scenes, but the generator makes {height}×{width} images; "
+                             f"pass {option}FOLDER")
         return
     from .real_data import check_image_fits
 

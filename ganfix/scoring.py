@@ -97,7 +97,7 @@ def check_finite_images(which: str, total: int, seed: int, bad_images: list[int]
     if bad_images:
         raise NonFiniteSamples(f"{which} produced non-finite values (NaN/Inf) in {len(bad_images)} of {total} samples "
                                f"(seed {seed}, sample ids {_few(bad_images)}); {consequence}: "
-                               "check the checkpoint, --z-shape and --output-range")
+                               "check the checkpoint, z_shape= and output_range=")
 
 
 def check_finite_samples(gen: Generator, ids: list[int], seed: int, patch: Patch | None, bad_images: list[int],
@@ -436,6 +436,11 @@ def score_repair(gen: Generator, patch: Patch, real: RealSource, features: str |
     return report
 
 
+def num(value: float, spec: str = ".2f") -> str:
+    """`value` formatted with `spec`, negative numbers with the minus sign (U+2212) the reports and docs use."""
+    return format(value, spec).replace("-", "\u2212")
+
+
 def verdict(report: dict) -> str:
     """One sentence on whether the patch beats random ablation, judged on the bootstrap interval."""
     d = report["delta"]
@@ -448,9 +453,10 @@ def verdict(report: dict) -> str:
     metric = settings.get("metric", "FID")
     if settings.get("real_label"):
         metric = f"{metric} vs {settings['real_label']}"
+    interval = f"95% CI {num(ci[0])}…{num(ci[1])}"
     if ci[1] < 0:
-        return (f"the patch beats random ablation: {metric} −{-d['fid_patched_minus_random_mean']:.2f} vs random mean "
-                f"(95% CI {ci[0]:.2f}…{ci[1]:.2f}, samples and random draws resampled){beaten}")
+        return (f"the patch beats random ablation: {metric} {num(d['fid_patched_minus_random_mean'])} vs random mean "
+                f"({interval}, samples and random draws resampled){beaten}")
     if ci[0] > 0:
-        return f"the patch is WORSE than random ablation (95% CI {ci[0]:.2f}…{ci[1]:.2f}){beaten}"
-    return f"no clear difference from random ablation (95% CI of patched − random {ci[0]:.2f}…{ci[1]:.2f} includes 0){beaten}"
+        return f"the patch is WORSE than random ablation ({interval}){beaten}"
+    return f"no clear difference from random ablation ({interval} of patched − random includes 0){beaten}"

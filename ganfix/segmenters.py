@@ -90,7 +90,7 @@ def class_scores(seg: Segmenter, images: torch.Tensor) -> torch.Tensor:
     fn = getattr(seg, "scores", None) or getattr(seg, "logits", None)
     if fn is None:
         raise UsageError("this segmenter exposes no differentiable scores(images) → [N, C, H, W]; "
-                         "use --select iou or --select ace instead of optimize")
+                         "use select=iou or select=ace instead of optimize")
     with torch.enable_grad():
         out = fn(images)
         inner = getattr(fn, "__wrapped__", None)  # a method decorated with @torch.no_grad: call the undecorated one
@@ -98,7 +98,7 @@ def class_scores(seg: Segmenter, images: torch.Tensor) -> torch.Tensor:
             out = inner(getattr(fn, "__self__", None), images) if hasattr(fn, "__self__") else inner(images)
     if images.requires_grad and not out.requires_grad:
         raise UsageError("the segmenter's scores are not differentiable (computed without gradients); "
-                         "use --select iou or --select ace instead of optimize")
+                         "use select=iou or select=ace instead of optimize")
     if out.dim() != 4 or out.shape[1] != len(seg.class_names):
         raise UsageError(f"segmenter scores have shape {tuple(out.shape)}; expected [N, {len(seg.class_names)}, H, W]")
     return out.softmax(1)

@@ -62,12 +62,12 @@ def worst_samples(gen: Generator, layer: str, real: RealSource | None = None, fe
     if n < 1 or n > samples:
         raise UsageError(f"--worst must be between 1 and --samples {samples}, got {n}")
     if units_per_sample < 1:
-        raise UsageError(f"--units-per-sample must be at least 1, got {units_per_sample}")
+        raise UsageError(f"units_per_sample must be at least 1, got {units_per_sample}")
     auto = rank_automatic(gen, layer, "artifact", real, features, samples, seed, None, inception_weights,
                           batch_size, use_cache, on_batch=on_batch)
     if isinstance(artifact_units, int):
         if artifact_units < 1:
-            raise UsageError(f"--artifact-units must be at least 1, got {artifact_units}")
+            raise UsageError(f"artifact_units must be at least 1, got {artifact_units}")
         chosen = auto.ranking.top(artifact_units)
     else:
         chosen = gen.check_units(layer, artifact_units)

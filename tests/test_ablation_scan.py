@@ -5,16 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from ganfix.ranking.ablation import scan_ablations
 from ganfix.cli.app import app
 from ganfix.real_data import RealSource
+from cli_helpers import runner
 
 from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor
 
 SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
-runner = CliRunner()
 
 
 @pytest.mark.slow

@@ -10,12 +10,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from typer.testing import CliRunner
 
 from annotate_helpers import TINY_LAYER, running_server, tiny_progan
 from ganfix.pages import safe_file
 from ganfix.cli.app import app
-from cli_helpers import one_line_error
+from cli_helpers import one_line_error, runner
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +138,6 @@ def test_bad_posts_leave_the_file_untouched(srv, body, ctype):
 
 
 # -- CLI ----------------------------------------------------------------------------------------
-runner = CliRunner()
 
 
 def cli(*args):

@@ -58,7 +58,7 @@ def test_malformed_json_is_one_line_error_and_file_untouched(tmp_path):
 def test_fingerprint_layer_and_units_checks(gen, tmp_path):
     s = AnnotationSet.new(gen, "layer4")
     s.fingerprint = "0123456789abcdef"
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="force=True"):
         s.check_model(gen)
     s.check_model(gen, force=True)
     with pytest.raises(UsageError, match="layer4"):

@@ -75,7 +75,7 @@ def test_workflow_names_stay_functions_after_submodule_imports():
 
     import ganfix
 
-    for mod in ("ganfix.export", "ganfix.repair.report", "ganfix.dissect.report", "ganfix.dissect.tiles",
+    for mod in ("ganfix.exporting", "ganfix.repair.report", "ganfix.dissect.report", "ganfix.dissect.tiles",
                 "ganfix.check.outputs", "ganfix.check.metrics"):
         importlib.import_module(mod)
     assert all(callable(getattr(ganfix, n)) for n in ("rank", "repair", "export", "dissect", "ace", "check", "score"))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
 from ganfix.hooks import Trace
@@ -16,11 +15,11 @@ from ganfix.ranking.planted import Plant, plant_artifacts
 from ganfix.real_data import RealSource
 from planted import register_test_extractor
 from ganfix.generator import Generator
+from cli_helpers import runner
 from planted_progan import LAYER, PLANTED_UNITS, PLANTS, clean, planted_generator, write_real
 
 SPEC = f"{Path(__file__).parent / 'planted_progan.py'}:planted"
 POOL = 300
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +81,7 @@ def test_without_real_data_rare_and_local_need_none(gen):
         assert result.settings["features"] is None
     from ganfix.errors import UsageError
 
-    with pytest.raises(UsageError, match="--real"):
+    with pytest.raises(UsageError, match="real=FOLDER"):
         rank_automatic(gen, LAYER, "unit-fid", None, samples=POOL)
 
 

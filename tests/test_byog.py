@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
+from cli_helpers import runner
 
 HERE = Path(__file__).parent / "byog"
 sys.path.insert(0, str(HERE))
@@ -21,7 +21,6 @@ from models import dcgan, mlp, write_grey_images  # noqa: E402
 
 MODELS = str(HERE / "models.py")
 FEATURES = f"{MODELS}:features"
-runner = CliRunner()
 
 
 def ok(res):
@@ -127,7 +126,7 @@ def test_weights_key_strip_prefix_and_ema(files, tmp_path):
     lightning = tmp_path / "lightning.ckpt"
     torch.save({"state_dict": {**{f"generator.{k}": v for k, v in dcgan().state_dict().items()},
                                "discriminator.w": torch.zeros(2)}, "epoch": 3}, lightning)
-    with pytest.raises(UsageError, match="--strip-prefix generator."):
+    with pytest.raises(UsageError, match="strip_prefix=generator."):
         load_generator(spec, weights=str(lightning))
     assert load_generator(spec, weights=str(lightning), strip_prefix="generator.").fingerprint == g.fingerprint
     res = runner.invoke(app, ["layers", spec, "--weights", str(lightning), "--strip-prefix", "generator.", "--json"])
@@ -135,15 +134,14 @@ def test_weights_key_strip_prefix_and_ema(files, tmp_path):
     assert layers["main.0"]["type"] == "ConvTranspose2d" and "main.2" in layers["main.0"]["note"]
 
 
-def test_non_builtin_needs_real_and_real_must_fit(files):
+def test_non_builtin_needs_real_and_real_must_fit(files, toyscenes_gen):
     gen = [f"{MODELS}:dcgan", "--weights", str(files / "dcgan_ckpt.pt"), "--features", FEATURES, "--samples", "20"]
     one_line_error(runner.invoke(app, ["score", *gen]), "not a built-in generator", "--real FOLDER", "--real world")
     one_line_error(runner.invoke(app, ["score", *gen, "--real", "world"]), "1-channel")
     one_line_error(runner.invoke(app, ["score", *gen, "--real", str(files / "real28")]), "smaller than")
-    from ganfix.generator import load_generator
     from ganfix.real_sets import real_source_for
 
-    assert real_source_for(load_generator("toyscenes"), None).kind == "world"  # built-ins name their own
+    assert real_source_for(toyscenes_gen, None).kind == "world"  # built-ins name their own
 
 
 def test_two_checkpoints_of_one_factory_keep_separate_sets(files, tmp_path, monkeypatch):

@@ -5,14 +5,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from ganfix.check.config import DEFAULT_SAMPLES, find_config, load_config
 from ganfix.cli.app import app
-from cli_helpers import one_line_error
+from cli_helpers import one_line_error, runner
 from ganfix.errors import UsageError
 
-runner = CliRunner()
 
 
 def write(path: Path, text: str) -> Path:

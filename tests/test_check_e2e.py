@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from check_helpers import ARTIFACT_UNITS, OTHER_UNITS, register_tiny_features, write_generator, write_real_folder
 
@@ -20,11 +19,11 @@ pytest.importorskip("ganfix.scoring", reason="ganfix.scoring not present yet")
 pytest.importorskip("ganfix.annotations", reason="ganfix.annotations not present yet")
 
 from ganfix.cli.app import app  # noqa: E402
+from cli_helpers import runner
 
 N = 120          # generated and real samples per scoring: small keeps the suite fast
 MAX_FID = 0.01   # tiny features: clean ≈ 0.00001, noisy (noise 0.6) ≈ 0.04 at N=120
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")

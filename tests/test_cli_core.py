@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
-from cli_helpers import one_line_error
+from cli_helpers import one_line_error, runner
 
-runner = CliRunner()
 
 
 def run(*args):
@@ -60,62 +57,10 @@ def test_non_progan_state_dict_points_to_factory(tmp_path):
     one_line_error(run("layers", path), "model.py:factory")
 
 
-USER_MODULE = textwrap.dedent('''
-    import torch
-    from torch import nn
-
-    class DCGAN(nn.Module):
-        def __init__(self, nz=16):
-            super().__init__()
-            self.main = nn.Sequential(
-                nn.ConvTranspose2d(nz, 8, 4, 1, 0), nn.ReLU(),
-                nn.ConvTranspose2d(8, 3, 4, 2, 1), nn.Tanh())
-        def forward(self, z):
-            return self.main(z)
-
-    class Flat(nn.Module):
-        z_dim = 10
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(10, 8 * 4 * 4)
-            self.conv = nn.Conv2d(8, 3, 3, padding=1)
-        def forward(self, z):
-            return self.conv(self.fc(z).view(-1, 8, 4, 4))
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1 = nn.Linear(6, 12)
-            self.l2 = nn.Linear(12, 3 * 4 * 4)
-        def forward(self, z):
-            return self.l2(torch.relu(self.l1(z))).view(-1, 3, 4, 4)
-
-    class Exploding(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1 = nn.Linear(4, 5)
-        def forward(self, z):
-            return self.l1(z)
-
-    def dcgan():
-        return DCGAN()
-    def flat():
-        return Flat()
-    def mlp():
-        return MLP()
-    def exploding():
-        m = Exploding()
-        with torch.no_grad():
-            m.l1.bias[2] = float("inf")  # a diverged checkpoint
-        return m
-''')
-
-
 @pytest.fixture()
-def user_file(tmp_path):
-    path = tmp_path / "models.py"
-    path.write_text(USER_MODULE)
-    return path
+def user_file(user_models):
+    """The shared user model file (conftest.user_models)."""
+    return user_models
 
 
 def test_factory_specs(user_file, tmp_path):
@@ -189,3 +134,21 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     path = atomic_write_text(tmp_path / "out.json", "{}")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_plain_progress_prints_the_final_count_once():
+    import io
+
+    from ganfix.progress import PlainProgress
+
+    buf = io.StringIO()
+    with PlainProgress("palette", 2, stream=buf, interval=0) as bar:
+        bar.advance(n=1)
+        bar.advance(n=1)
+    assert [line.split(",")[0] for line in buf.getvalue().splitlines()] == ["palette: 1/2 (50%)", "palette: 2/2 (100%)"]
+    buf = io.StringIO()
+    with PlainProgress("palette", 2, stream=buf, interval=0) as bar:
+        bar.advance(n=1)
+        bar.interval = float("inf")
+        bar.advance(n=1)
+    assert [line.split(",")[0] for line in buf.getvalue().splitlines()] == ["palette: 1/2 (50%)", "palette: 2/2 (100%)"]

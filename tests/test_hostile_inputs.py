@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
+from cli_helpers import runner
 
 ROOT = Path(__file__).resolve().parent.parent
-runner = CliRunner()
 
 
 def run(*args, env=None):

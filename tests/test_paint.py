@@ -6,13 +6,12 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
 from ganfix.errors import UsageError
+from cli_helpers import runner
 from paint_helpers import cells_of, toy_painting
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")

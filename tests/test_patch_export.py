@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganfix.errors import UsageError
-from ganfix.export import export_patched
+from ganfix.exporting import export_patched
 from ganfix.generator import load_generator
 from ganfix.hooks import Trace
 from ganfix.patch import Patch
@@ -61,7 +61,7 @@ def test_random_draws_are_seeded_same_size_and_exclude_the_patch():
 def test_units_out_of_range_and_fingerprint_refusal(progan):
     with pytest.raises(UsageError, match="out of range"):
         Patch("layer4", [3, 999]).check(progan)
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="force=True"):
         Patch("layer4", [3], fingerprint="0" * 16).check(progan)
     Patch("layer4", [3], fingerprint="0" * 16).check(progan, force=True)
 
@@ -77,6 +77,7 @@ def test_quantile_insertion_sets_units_to_their_high_quantile(progan):
     assert p.value[0] > 0 and p.value[1] > 0
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
     """Insertion (k ≠ 0) with a spatial mask never folds: the mask travels as buffers of the layer, in
     both formats, and the TorchScript file comes back into ganfix with its layer names."""
@@ -102,6 +103,7 @@ def test_insertion_with_spatial_mask_exports_with_buffers(progan, tmp_path):
     assert {"layer4.ganfix_alpha", "layer4.ganfix_value", "layer4.ganfix_spatial"} <= set(load_file(str(result.weights)))
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_fold_into_the_output_layer_is_exact(progan, tmp_path):
     p = Patch("output_32x32", [1], fingerprint=progan.fingerprint)
     result = export_patched(progan, p, tmp_path)
@@ -141,7 +143,7 @@ SEQ_MODULE = textwrap.dedent('''
 def test_sequential_fold_only_when_exact(tmp_path, factory, folds):
     """(Upsample, Conv, ReLU): zeroing the conv's rows is exact. With a sigmoid (σ(0) = ½) there is
     no rule: the mask stays as buffers, and the file says so."""
-    from ganfix.export import plan_fold, verification_latents
+    from ganfix.exporting import plan_fold, verification_latents
 
     (tmp_path / "seq.py").write_text(SEQ_MODULE)
     gen = load_generator(f"{tmp_path / 'seq.py'}:{factory}", device="cpu")
@@ -164,7 +166,7 @@ def test_exported_torchscript_can_be_patched_and_exported_again(progan, tmp_path
     ts = load_generator(str(export_patched(progan, first, tmp_path / "a", formats="torchscript").torchscript), device="cpu")
     assert ts.z_shape == progan.z_shape  # recorded in the file: no --z-shape needed
     second = Patch("layer2", [0, 5], fingerprint=ts.fingerprint)
-    with pytest.raises(UsageError, match="--format torchscript"):
+    with pytest.raises(UsageError, match="formats=torchscript"):
         export_patched(ts, second, tmp_path / "refused", formats="pt2")
     assert not (tmp_path / "refused").exists()
     result = export_patched(ts, second, tmp_path / "b")

@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from ganfix.annotations import AnnotationSet
 from ganfix.errors import UsageError
 from ganfix.cli.app import app
-from cli_helpers import one_line_error
-from ganfix.export import export_patched
+from cli_helpers import one_line_error, runner
+from ganfix.exporting import export_patched
 from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
@@ -21,12 +19,11 @@ from ganfix.scoring import score_repair
 from planted import CONTENT_UNITS, PLANTED_UNITS, register_test_extractor, write_clean_images
 
 SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def gen():
-    return load_generator(SPEC)
+def gen(planted_gen):
+    return planted_gen
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +74,7 @@ def test_fid_matches_torch_fidelity_calculate_metrics(gen, real_folder, tmp_path
     assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-4, abs=1e-6)
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_export_equivalence_and_reload(gen, tmp_path):
     patch = Patch("features", PLANTED_UNITS, fingerprint=gen.fingerprint)
     result = export_patched(gen, patch, tmp_path)
@@ -95,6 +93,7 @@ def test_export_equivalence_and_reload(gen, tmp_path):
     assert torch.equal(state["features.ganfix_alpha"], torch.tensor([0.0] * 8 + [1.0, 1.0]))
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_progan_fold_is_exact(tmp_path):
     from ganfix.models import ProGAN
 
@@ -116,11 +115,8 @@ def test_progan_fold_is_exact(tmp_path):
 
 
 @pytest.fixture()
-def ann_file(gen, tmp_path):
-    s = AnnotationSet.new(gen, "features")
-    for u in PLANTED_UNITS:
-        s.mark(u, text="checker blotch")
-    return s.save(tmp_path / "ann.json")
+def ann_file(gen, annotation_file):
+    return annotation_file(gen, "features", PLANTED_UNITS, text="checker blotch")
 
 
 def test_cli_repair_writes_report(gen, real_folder, ann_file, tmp_path):
@@ -137,6 +133,7 @@ def test_cli_repair_writes_report(gen, real_folder, ann_file, tmp_path):
         assert (out / name).exists(), name
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: tens of seconds
 def test_fingerprint_refusal_and_force(gen, ann_file, tmp_path):
     other = tmp_path / "other.json"
     data = json.loads(ann_file.read_text())
@@ -151,10 +148,10 @@ def test_fingerprint_refusal_and_force(gen, ann_file, tmp_path):
     assert (out / "export" / "patched_generator.pt2").exists()
 
 
-def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch, real_folder):
+def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch, real_folder, annotation_file):
     out = tmp_path / "never"
     base = ["repair", SPEC, "--out", str(out)]
-    empty = AnnotationSet.new(gen, "features").save(tmp_path / "empty.json")
+    empty = annotation_file(gen, "features", name="empty.json")
     one_line_error(runner.invoke(app, base + ["--annotations", str(empty)]), "no units")
     data = json.loads(ann_file.read_text())
     data["units"] = [3, 42]
@@ -184,7 +181,7 @@ def test_bad_inputs(gen, ann_file, tmp_path, monkeypatch, real_folder):
                    "not a built-in generator", "--real FOLDER")
     res = runner.invoke(app, base + ["--annotations", str(ann_file), "--features", "inception", "--samples", "20",
                                      "--real", str(real_folder)])
-    one_line_error(res, "Inception weights not found", "--inception-weights", "extractor.py:factory")
+    one_line_error(res, "Inception weights not found", "--feature-weights PATH", "extractor.py:factory")
     assert "toyscenes" not in res.output
     assert not out.exists()
 

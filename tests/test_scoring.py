@@ -14,10 +14,10 @@ from PIL import Image
 import ganfix.extractors as features_mod
 from ganfix.errors import UsageError
 from ganfix.extractors import resolve_extractor, real_features
-from ganfix.generator import load_generator
 from ganfix.patch import Patch
 from ganfix.real_data import RealSource
 from ganfix.scoring import auto_bootstrap, check_kid_subset, score_repair, top_activation_ids
+from cli_helpers import runner
 
 from planted import PLANTED_UNITS, register_test_extractor
 
@@ -25,8 +25,8 @@ SPEC = f"{Path(__file__).parent / 'planted.py'}:planted"
 
 
 @pytest.fixture(scope="module")
-def gen():
-    return load_generator(SPEC, device="cpu")
+def gen(planted_gen):
+    return planted_gen
 
 
 @pytest.fixture()
@@ -96,7 +96,7 @@ def test_extractor_resolution(tmp_path, monkeypatch):
     monkeypatch.setattr(features_mod, "inception_weights_candidates", lambda: [tmp_path / "cache" / "w.pth"])
     with pytest.raises(UsageError, match="Inception weights not found") as exc:
         resolve_extractor("inception")
-    assert "\n" not in str(exc.value) and "--inception-weights" in str(exc.value)
+    assert "\n" not in str(exc.value) and "inception_weights=PATH" in str(exc.value)
     with pytest.raises(UsageError, match="file not found"):
         resolve_extractor("inception", str(tmp_path / "nope.pth"))
     with pytest.raises(UsageError, match="unknown feature extractor"):
@@ -182,20 +182,15 @@ def _clean_folder(gen, folder: Path, n: int) -> Path:
     return folder
 
 
-def test_cli_score_json_and_default_inception_error(gen, tmp_path, monkeypatch):
+def test_cli_score_json_and_default_inception_error(gen, tmp_path, monkeypatch, annotation_file):
     import json
 
-    from typer.testing import CliRunner
-
+    
     from ganfix.annotations import AnnotationSet
     from ganfix.cli.app import app
 
-    runner = CliRunner()
     real = _clean_folder(gen, tmp_path / "real", 60)
-    ann = AnnotationSet.new(gen, "features")
-    for u in PLANTED_UNITS:
-        ann.mark(u)
-    ann_path = ann.save(tmp_path / "ann.json")
+    ann_path = annotation_file(gen, "features", PLANTED_UNITS)
     name = register_test_extractor()
     base = ["score", SPEC, "--samples", "60", "--kid-subset-size", "30", "--features", name, "--real", str(real), "--json"]
     plain = runner.invoke(app, base)

@@ -6,15 +6,14 @@ import json
 
 import pytest
 from scipy.stats import binomtest
-from typer.testing import CliRunner
 
 from ganfix.cli.app import app
 from ganfix.errors import UsageError
 from ganfix.pages.study import StudySession
 from ganfix.study import AnswerLog, import_answers, load_study, rater_plan, study_report, wilson_interval
+from cli_helpers import runner
 from study_helpers import tiny_study
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")

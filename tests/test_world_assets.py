@@ -22,14 +22,13 @@ def test_generator_weights_load_with_weights_only_and_are_small():
     assert recipe["finished"] and recipe["steps"] > 0 and recipe["architecture"]["z_dim"] == builtin.Z_SHAPE[0]
 
 
-def test_builtin_generator_fingerprint_equals_recorded():
+def test_builtin_generator_fingerprint_equals_recorded(toyscenes_gen):
     from ganfix.fingerprint import fingerprint_module
-    from ganfix.generator import load_generator
     from ganfix.registry import get_builtin_generator
 
     entry = get_builtin_generator("toyscenes")
     assert entry is not None and entry.fingerprint is not None
-    g = load_generator("toyscenes", device="cpu")
+    g = toyscenes_gen
     assert g.fingerprint == entry.fingerprint == fingerprint_module(builtin.build_generator())
     assert json.loads(builtin.GENERATOR_RECIPE.read_text())["fingerprint"] == entry.fingerprint
     x = g.generate([0, 1, 2], seed=0)

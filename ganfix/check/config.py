@@ -34,7 +34,7 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "weights_key": ((str,), "a string (dotted key, e.g. netG_state_dict)"),
     "strip_prefix": ((str,), "a string (key prefix, e.g. generator.)"),
     "trust_pickle": ((bool,), "true or false"),
-    "features": ((str,), 'a string ("toyscenes", "inception", or a registered extractor)'),
+    "features": ((str,), 'a string ("toyscenes", "inception", a registered extractor, or "path/to/extractor.py:factory")'),
     "real": ((str,), 'a string ("world" or a folder of images)'),
     "samples": ((int,), "an integer"),
     "seed": ((int,), "an integer"),
@@ -123,7 +123,7 @@ def find_config(start: Path | None = None) -> Path:
             tool = _read_toml(py).get("tool", {})
             if isinstance(tool, dict) and "ganfix" in tool:
                 return py
-    raise UsageError(f"no ganfix.toml (or [tool.ganfix] in pyproject.toml) in {here} or above; pass --config FILE")
+    raise UsageError(f"no ganfix.toml (or [tool.ganfix] in pyproject.toml) in {here} or above; pass config=FILE")
 
 
 def _read_toml(path: Path) -> dict:

@@ -18,7 +18,7 @@ class ScoringMetrics:
         if self._real is None:
             # Real images are resized to the generator's output size (and checked to fit it), so both sides
             # of the Fréchet distance go through the feature extractor at the same resolution.
-            self._real = real_source_for(gen, self.cfg.real, option="real =")
+            self._real = real_source_for(gen, self.cfg.real, option="real = ")
         return self._real
 
     def score(self, gen) -> dict:

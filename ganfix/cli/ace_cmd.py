@@ -10,7 +10,7 @@ from rich.table import Table
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
                      parse_ints, print_json)
-from .repair_cmd import cli_progress
+from .common import cli_progress
 
 
 def render(result, out: Optional[Path], json_output: bool) -> None:

@@ -12,22 +12,10 @@ import typer
 
 from ..errors import UsageError
 from ..stats.tally import check_sample_args
-from .common import (GenArg, GenOptions, JsonOpt, console_for, err_console, option_group, parse_ints, preflight,
-                     print_json, serve_page)
+from .common import (GenArg, GenOptions, JsonOpt, OpenOpt, PortOpt, console_for, err_console, option_group, parse_ints,
+                     preflight, print_json, serve_page, warn_if_near_constant)
 from .. import defaults
 from .scan_opts import PassOptions, ScanOptions, ranking_command
-
-
-def open_set(g, layer: str, set_name: str, path: Path, force: bool, source: dict):
-    """The annotation set at `path` (checked against this model and layer), or a new empty one."""
-    from ..annotations import AnnotationSet
-
-    if path.exists():
-        aset = AnnotationSet.load(path)
-        aset.check_model(g, force=force)
-        aset.check_layer(layer)
-        return aset
-    return AnnotationSet.new(g, layer, set_name, source=source)
 
 
 def parse_units(text: Optional[str], name: str, g, layer: str) -> list[int]:
@@ -47,33 +35,11 @@ def sheets_progress(console):
     return StagedProgress(console)
 
 
-def scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output) -> None:
-    """--mark/--unmark: record labels without sheets or a browser."""
-    from ..annotations import update_file
-
-    def apply(s):
-        for u in to_mark:
-            s.mark(u, marked=True, text=text)
-        for u in to_unmark:
-            s.mark(u, marked=False)
-
-    # Read-merge-write under the set's lock: an open labelling page's saves are kept, and it keeps ours.
-    aset, _ = update_file(path, aset, apply)
+def report_marks(aset, path, set_name, console, json_output) -> None:
     if json_output:
         print_json({"file": str(path), "layer": aset.layer, "set": set_name, "units": list(aset.units)})
     else:
         console.print(f"{path}: {len(aset.units)} unit(s) in set {set_name!r}: {', '.join(map(str, aset.units)) or 'none'}")
-
-
-def sheet_ranking(g, layer, run, scan_opts):
-    """A ranking to order the sheets by when `by` is not computed from the statistics pass (ablation, iou, ace);
-    None lets the sheets rank by the statistics they tally anyway."""
-    from ..ranking import StatsRanker, get_ranker
-    from ..workflow.rank import rank
-
-    if isinstance(get_ranker(run.by)[0], StatsRanker):
-        return None
-    return rank(g, layer, run.by, with_stats=False, **run.rank_kwargs(), **scan_opts.for_ranking(run.by))
 
 
 def report_sheets(manifest, out_dir, console, json_output) -> None:
@@ -92,14 +58,10 @@ def serve(aset, path, manifest, out_dir, port, open_browser, console, json_outpu
     if not Path(path).exists():
         aset.save(path)  # the page edits a file that exists from the start
 
-    def announce(url: str) -> None:
-        if json_output:
-            return print_json({"url": url, "annotations": str(path), "sheets": str(out_dir)})
-        console.print(f"labelling page: [bold]{url}[/]", soft_wrap=True, highlight=False)
-        console.print(f"labels are saved to {path} on every change; Ctrl-C to stop", highlight=False, soft_wrap=True)
-
-    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), port, open_browser, announce,
-               lambda: err_console.print(f"stopped; {len(aset.units)} unit(s) marked in {path}"))
+    serve_page(labelling_page(LabelSession(aset, Path(path), manifest, out_dir)), "labelling page", port, open_browser,
+               console, json_output, {"annotations": str(path), "sheets": str(out_dir)},
+               [f"labels are saved to {path} on every change; Ctrl-C to stop"],
+               lambda: f"stopped; {len(aset.units)} unit(s) marked in {path}")
 
 
 @dataclass(frozen=True)
@@ -127,9 +89,9 @@ class PageOptions:
 
 page_options = option_group("page", PageOptions, [
     ("out", typer.Option(None, "--out", "-o", help="Folder for the sheets (default sheets/<model>/<layer>)."), Optional[Path]),
-    ("port", typer.Option(0, "--port", help="Local port of the labelling page (0: any free port)."), int),
+    ("port", PortOpt, int),
     ("no_serve", typer.Option(False, "--no-serve", help="Write the static sheets and index.html only."), bool),
-    ("open_browser", typer.Option(False, "--open", help="Also open the page in the default browser."), bool)])
+    ("open_browser", OpenOpt, bool)])
 
 
 @ranking_command
@@ -142,8 +104,8 @@ def annotate(
     page: PageOptions = None,
     annotations: Optional[Path] = typer.Option(None, "--annotations", "-a", help="Annotation set file (default annotations/<model>/<layer>-<set>.json)."),
     set_name: str = typer.Option("artifacts", "--set", help="Name of the annotation set."),
-    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) without a browser, then exit."),
-    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units without a browser, then exit."),
+    mark: Optional[str] = typer.Option(None, "--mark", help="Mark these units (e.g. 12,45,77) in the annotation set, then exit: no sheets, no page (run without --mark for those)."),
+    unmark: Optional[str] = typer.Option(None, "--unmark", help="Unmark these units in the annotation set, then exit (no sheets, no page)."),
     text: Optional[str] = typer.Option(None, "--text", help="With --mark: the free-text label for those units."),
     force: bool = typer.Option(False, "--force", help="Open a set made for another model fingerprint anyway."),
     scan_opts: ScanOptions = None,
@@ -151,23 +113,29 @@ def annotate(
     json_output: bool = JsonOpt,
 ) -> None:
     """Contact sheets of a layer's units and a local page to label them (saved as an annotation set)."""
-    from ..annotations import default_annotation_path
     from ..sheets import build_sheets
+    from ..workflow.annotate import default_sheets_dir, mark_units, open_set, sheet_ranking
 
     check_args(run, page.port, text, mark)
     preflight(files=((annotations, "--annotations"),))
     console, g, layer = console_for(json_output), gen_opts.load(gen), run.layer
-    to_mark, to_unmark = marks(g, layer, mark, unmark)
-    path = annotations or default_annotation_path(g, layer, set_name)
-    aset = open_set(g, layer, set_name, Path(path), force, {"ranking": run.by, "samples": run.samples, "seed": run.seed})
+    g.layer(layer)
+    to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
+    source = {"ranking": run.by, "samples": run.samples, "seed": run.seed}
     if to_mark or to_unmark:
-        return scripted_marks(aset, path, set_name, to_mark, to_unmark, text, console, json_output)
-    out_dir = page.out or Path("sheets") / default_annotation_path(g, layer, set_name).parent.name / layer
-    ranking = sheet_ranking(g, layer, run, scan_opts)
+        if page.out is not None or page.no_serve:
+            err_console.print("note: --mark/--unmark only record labels; no sheets are written (run without them for "
+                              "the sheets)", highlight=False, soft_wrap=True)
+        return report_marks(*mark_units(g, layer, to_mark, to_unmark, text, set_name, annotations, force, source),
+                            set_name, console, json_output)
+    aset, path = open_set(g, layer, set_name, annotations, force, source)
+    out_dir = page.out or default_sheets_dir(g, layer, set_name)
+    ranking = sheet_ranking(g, layer, run.by, **run.rank_kwargs(), **scan_opts.for_ranking(run.by))
     with sheets_progress(err_console) as update:
         manifest = build_sheets(g, layer, out_dir, samples=run.samples, seed=run.seed, by=run.by, k=run.k,
                                 batch_size=run.batch_size, ranking=ranking, use_cache=not run.no_cache,
                                 progress=update, **asdict(sheet))
+    warn_if_near_constant(g)
     if page.no_serve:
         return report_sheets(manifest, out_dir, console, json_output)
     serve(aset, path, manifest, out_dir, page.port, page.open_browser, console, json_output)
@@ -178,20 +146,11 @@ def register(app: typer.Typer) -> None:
 
 
 def check_args(run, port, text, mark) -> None:
+    from ..pages import check_port
     from ..ranking import get_ranker
 
     check_sample_args(run.samples, run.batch_size, run.k)
     get_ranker(run.by)
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be in 0…65535, got {port}")
+    check_port(port)
     if text is not None and mark is None:
         raise UsageError("--text labels the units given with --mark; add --mark UNITS")
-
-
-def marks(g, layer, mark, unmark) -> tuple[list[int], list[int]]:
-    g.layer(layer)
-    to_mark, to_unmark = parse_units(mark, "--mark", g, layer), parse_units(unmark, "--unmark", g, layer)
-    both = set(to_mark) & set(to_unmark)
-    if both:
-        raise UsageError(f"units both in --mark and --unmark: {', '.join(map(str, sorted(both)))}")
-    return to_mark, to_unmark

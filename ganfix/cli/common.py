@@ -28,10 +28,32 @@ def console_for(json_output: bool) -> Console:
     return err_console if json_output else out_console
 
 
+def note(line: str | None) -> None:
+    """One note or warning line on stderr (under torchrun: from rank 0 only); None: nothing."""
+    from .. import distributed
+
+    if line and distributed.rank() == 0:
+        err_console.print(line, highlight=False, soft_wrap=True)
+
+
+def warn_if_near_constant(gen) -> None:
+    """One warning line on stderr when the generator's output barely depends on the latent (ganfix.sanity)."""
+    from ..sanity import near_constant_warning
+
+    note(near_constant_warning(gen))
+
+
+def cli_progress(description: str, total: int):
+    """The progress factory the commands hand to the library: a bar on stderr (periodic lines when piped)."""
+    from ..progress import progress
+
+    return progress(description, total, err_console)
+
+
 # Library errors name Python parameters (`bootstrap must be at least 0, got -5`, `pool=50 must be at least
 # samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
 # options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
-LIBRARY_NAMES = {"selection": "select"}
+LIBRARY_NAMES = {"selection": "select", "formats": "export_format", "layers": "sequential"}
 _LEADING_NAME = re.compile(r"(^|; )([a-z][a-z0-9_]*)(?= must )")
 _PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
 
@@ -145,6 +167,13 @@ def parse_ints(text: Optional[str], name: str) -> Optional[tuple[int, ...]]:
 
 # Reusable typer options for loading a generator spec.
 GenArg = typer.Argument(..., metavar="GEN", help="Generator spec: built-in name (e.g. toyscenes), torch.export .pt2 or TorchScript file, ProGAN state dict (.pt/.pth), or file.py:factory with --weights (imports and runs that file: only your own code).")
+
+
+def optional_gen_arg(when_optional: str):
+    """GEN for commands that can do without it (e.g. `paint --replay`, `study --report`)."""
+    return typer.Argument(None, metavar="[GEN]", help=f"Generator spec ({when_optional}).")
+
+
 WeightsOpt = typer.Option(None, "--weights", help="Checkpoint for a file.py:factory spec (loaded with weights_only=True).")
 ZShapeOpt = typer.Option(None, "--z-shape", help="Latent shape per sample, e.g. 128 or 128,1,1 (default: from the module).")
 OutputRangeOpt = typer.Option("-1,1", "--output-range", help="Generator output range lo,hi.")
@@ -243,20 +272,31 @@ def preflight(out=None, use_cache: bool = True, files: tuple = ()) -> None:
     check_cache_writable(use_cache)
 
 
-NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics "
+NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute everything instead of reading cached features/statistics/scores "
                           "(results are the same; caches are checksummed).")
 
 
-def serve_page(page, port: int, open_browser: bool, announce: Callable[[str], None], stopped: Callable[[], None]) -> None:
-    """Serve a local page (ganfix.pages) until Ctrl-C: announce(url) once it listens, stopped() at the end."""
+PortOpt = typer.Option(0, "--port", help="Local port of the page (0: any free port).")
+OpenOpt = typer.Option(False, "--open", help="Also open the page in the default browser.")
+
+
+def serve_page(page, name: str, port: int, open_browser: bool, console: Console, json_output: bool, facts: dict,
+               lines: list[str], stopped: Callable[[], str]) -> None:
+    """Serve a local page (ganfix.pages) until Ctrl-C. Once it listens: `<name>: URL` and `lines` (with --json:
+    {"url", **facts} on stdout); at Ctrl-C, the line stopped() gives."""
     from ..pages import PageServer
 
     with PageServer(page, port=port) as server:
-        announce(server.url)
+        if json_output:
+            print_json({"url": server.url, **facts})
+        else:
+            console.print(f"{name}: [bold]{server.url}[/]", soft_wrap=True, highlight=False)
+            for line in lines:
+                console.print(line, highlight=False, soft_wrap=True)
         if open_browser:
             import webbrowser
             webbrowser.open(server.url)
         try:
             server.wait()
         except KeyboardInterrupt:
-            stopped()
+            err_console.print(stopped(), highlight=False)

@@ -10,7 +10,8 @@ import typer
 from .. import defaults
 from ..demo import DEMO_SEED, run_demo
 from .common import JsonOpt, NoCacheOpt, console_for, err_console, handle_errors, print_json
-from .repair_cmd import cli_progress, results_table
+from .common import cli_progress
+from .repair_cmd import results_table
 
 
 def closing_lines(result, out: Path, elapsed: float) -> list:

@@ -12,7 +12,7 @@ from .. import defaults
 from ..errors import UsageError
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, option_group,
                      print_json)
-from .repair_cmd import cli_progress
+from .common import cli_progress
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import GenArg, GenOptions, JsonOpt, console_for, parse_ints, print_json
+from .common import GenArg, GenOptions, JsonOpt, console_for, parse_ints, print_json, warn_if_near_constant
 from .scan_opts import PassOptions, ScanOptions, SuggestOpt, ranking_command
 
 # With an ablation scan the score is −ΔFID: show ΔFID/ΔKID instead, and fewer statistics, to fit 80 columns.
@@ -50,7 +50,9 @@ def scan_notes(report: dict) -> list[str]:
     if scan is not None:
         lines.append(f"ablation scan: base FID {scan['base_fid']:.4f} ({scan['features']}, {scan['samples']} samples); "
                      "negative ΔFID = ablating the unit alone brings the images nearer the real ones. "
-                     "Confirm candidates on their contact sheets, and score the final set with another --seed.")
+                     "Confirm candidates on their contact sheets, and score the final set with another --seed. "
+                     f"The top max, rate and top samples columns come from a separate {report['samples']}-sample "
+                     "statistics pass (--samples; cached).")
     auto = report.get("automatic")
     if auto is not None:
         from ..ranking.automatic import DESCRIPTIONS
@@ -108,6 +110,7 @@ def rank(
     ranking = rank_units(g, run.layer, run.by, units=only, **run.rank_kwargs(),
                          **scan_opts.for_ranking(run.by, suggest=suggest, top_samples=top_samples))
     report = ranking_report(g, ranking, run.samples, run.seed, units=only)
+    warn_if_near_constant(g)
     if out is not None:
         write_ranking(out, report, ranking.stats)
     show(report, g.name, top, out, json_output)

@@ -9,21 +9,19 @@ from rich.table import Table
 
 from .. import defaults
 from ..errors import UsageError
-from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, err_console, generator_options,
+from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, cli_progress, console_for, err_console, generator_options,
                      handle_errors, print_json)
 
 # Standard FID (Inception) unless the generator names its own offline features (the built-in toyscenes); offline,
 # a missing weights file is a one-line error.
-FeaturesOpt = typer.Option(None, "--features", help="Feature extractor: inception (standard FID; the default except for built-ins that name their own, e.g. toyscenes), vgg16, clip-…, dinov2-… (torch-fidelity's; need weights: --feature-weights, torch-fidelity's cache, or a download unless --offline), toyscenes (offline, toy world), or your own as path/to/extractor.py:factory (imports and runs that file).")
+FEATURES_HELP = ("Feature extractor: inception (standard FID; the default except for built-ins that name their own, "
+                 "e.g. toyscenes), vgg16, clip-…, dinov2-… (torch-fidelity's; need weights: --feature-weights, "
+                 "torch-fidelity's cache, or a download unless --offline), toyscenes (offline, toy world), or your own "
+                 "as path/to/extractor.py:factory (imports and runs that file; see docs/your-own-gan.md).")
+FeaturesOpt = typer.Option(None, "--features", help=FEATURES_HELP)
 RealOpt = typer.Option(None, "--real", help="Real images: a folder of images, or 'world' (the embedded renderer). Required except for built-in generators, which name their own.")
 InceptionOpt = typer.Option(None, "--feature-weights", "--inception-weights", help="Local weights file of the named extractor (e.g. torch-fidelity's weights-inception-2015-12-05-6726825d.pth); read with weights_only=True and checked.")
 OfflineOpt = typer.Option(False, "--offline", help="Never download extractor weights (also GANFIX_OFFLINE=1).")
-
-
-def cli_progress(description: str, total: int):
-    from ..progress import progress
-
-    return progress(description, total, err_console)
 
 
 def results_table(result, title: str) -> Table:
@@ -127,13 +125,13 @@ def repair(
         from .sequential_view import run_sequential
 
         g = gen_opts.load(gen)
-        return run_sequential(g, sequential, out, features or defaults.features_for(g), real, real_seed,
+        return run_sequential(g, sequential, out, features, real, real_seed,
                               inception_weights, detect_by, per_layer, samples, seed, eval_seed, artifact_fraction,
                               random_draws, batch_size, json_output)
     if annotations is None:
         raise UsageError("give --annotations FILE (the units to ablate), or --sequential LAYERS for automatic detection")
 
-    from ..export import parse_formats, resolve_formats
+    from ..exporting import parse_formats, resolve_formats
 
     formats = parse_formats(export_format) if export_format is not None else None
     g, patch = load_patch(gen_opts, gen, annotations, layer, force)

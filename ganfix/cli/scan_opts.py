@@ -14,7 +14,9 @@ from .common import SeedOpt, generator_options, handle_errors, option_group
 ScanSamplesOpt = typer.Option(defaults.SCAN_SAMPLES, "--scan-samples", help="With --by ablation: images scored per unit.")
 ScanFeaturesOpt = typer.Option(None, "--features", help="With --by ablation, unit-fid, realism or artifact: feature extractor: inception "
                                "(needs torch-fidelity's weights file; the default except for built-ins that name their "
-                               "own: toyscenes for the toy generator) or a registered one, e.g. toyscenes (offline).")
+                               "own: toyscenes for the toy generator), a registered one, e.g. toyscenes (offline), or "
+                               "your own as path/to/extractor.py:factory (imports and runs that file; see "
+                               "docs/your-own-gan.md).")
 ScanRealOpt = typer.Option(None, "--real", help="With --by ablation, unit-fid, realism or artifact: real images, a folder of images or 'world' (the "
                            "embedded renderer); required except for built-in generators, which name their own.")
 ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --real world (ablation and the automatic "
@@ -31,7 +33,7 @@ BY_HELP = ("unit-fid, realism, rare, local-activation and artifact are automatic
            "--samples samples (unit-fid, realism and artifact compare with --real in --features space; see README). "
            "'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
-           "with --units on wide layers). 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
+           "with --units on wide layers), after the --samples statistics pass that gives the table's other columns. 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
            "(--samples samples, --segmenter's classes).")
 
 

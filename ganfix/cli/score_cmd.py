@@ -10,7 +10,8 @@ from rich.table import Table
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
                      print_json)
-from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, cli_progress, warn_about_layer
+from .common import cli_progress, warn_if_near_constant
+from .repair_cmd import FeaturesOpt, InceptionOpt, OfflineOpt, RealOpt, warn_about_layer
 
 
 def load_with_set(gen_opts, gen: str, annotations: Optional[Path], layer: Optional[str]):
@@ -66,6 +67,7 @@ def score(
                        real_seed=real_seed, inception_weights=inception_weights, kid_subset_size=kid_subset_size,
                        batch_size=batch_size, force=force, offline=offline or None, use_cache=not no_cache,
                        progress=cli_progress).to_json()
+    warn_if_near_constant(g)
     if out is not None:
         atomic_write_json(out / "score.json", result)
     if json_output:

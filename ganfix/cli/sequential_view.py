@@ -5,32 +5,25 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..atomic import atomic_write_json
-from ..errors import UsageError
-from ..real_sets import real_source_for
 from .common import console_for, err_console, print_json
 
 
-def run_sequential(g, layers: str, out: Path, features: str, real: str, real_seed: int, inception_weights, by: str,
+def run_sequential(g, layers: str, out: Path, features, real, real_seed: int, inception_weights, by: str,
                    per_layer: int, samples: int, seed: int, eval_seed, artifact_fraction: float, random_draws: int,
                    batch_size: int, json_output: bool) -> None:
-    from ..ranking.automatic import check_by
-    from ..repair.sequential import check_layers, sequential_repair
+    from ..repair.sequential import run_sequential as sequential
 
-    check_by(by)
-    names = check_layers(g, [s.strip() for s in layers.split(",") if s.strip()])
-    if samples < 10:
-        raise UsageError(f"--samples must be at least 10, got {samples}")
-    real_src = real_source_for(g, real, real_seed, samples=samples)
-    result = sequential_repair(g, names, real_src, features, by, per_layer, samples, seed, samples,
-                               seed + 1 if eval_seed is None else eval_seed, artifact_fraction, random_draws,
-                               inception_weights, batch_size, on_stage=lambda s: err_console.print(f"[dim]{s}[/dim]"))
-    data = {"generator": g.describe(), **result.to_dict()}
-    atomic_write_json(out / "report.json", data)
+    result = sequential(g, layers, out, real, features, real_seed, inception_weights, by, per_layer, samples, seed,
+                        eval_seed, artifact_fraction, random_draws, batch_size,
+                        on_stage=lambda s: err_console.print(f"[dim]{s}[/dim]"))
     if json_output:
-        print_json(data)
-        return
-    console = console_for(json_output)
+        return print_json({"generator": g.describe(), **result.to_dict()})
+    render(g, result, out)
+
+
+def render(g, result, out: Path) -> None:
+    names = [s["layer"] for s in result.steps]
+    console = console_for(False)
     for s in result.steps:
         console.print(f"{s['layer']}: ablate {', '.join(map(str, s['units']))}")
     v = result.variants

@@ -54,12 +54,12 @@ def insertion_values(gen: Generator, segmenter: Segmenter, layer: str, cls: int,
         try:
             q = float(mode[1:])
         except ValueError:
-            raise UsageError(f"--insert-value must be 'mean' or q<quantile> such as q0.99, got {mode!r}") from None
+            raise UsageError(f"insert_value must be 'mean' or q<quantile> such as q0.99, got {mode!r}") from None
         if not 0 <= q <= 1:
             raise UsageError(f"insertion quantile must be in [0, 1], got {q}")
         return tally_unit_stats(gen, layer, samples, seed=seed, batch_size=batch_size, use_cache=use_cache).quantile(q).float()
     if mode != "mean":
-        raise UsageError(f"--insert-value must be 'mean' or q<quantile> such as q0.99, got {mode!r}")
+        raise UsageError(f"insert_value must be 'mean' or q<quantile> such as q0.99, got {mode!r}")
     total = torch.zeros(info.units, dtype=torch.float64)
     count = 0.0
     with Trace(gen.module, [layer], stop=False) as tr:
@@ -71,7 +71,7 @@ def insertion_values(gen: Generator, segmenter: Segmenter, layer: str, cls: int,
             count += float(pres.sum())
     if count == 0:
         raise UsageError(f"class {segmenter.class_names[cls]!r} never appears in {samples} samples; "
-                         "use more --samples or --insert-value q0.99")
+                         "use more samples (samples=) or insert_value=q0.99")
     return (total / count).float()
 
 

@@ -65,20 +65,20 @@ def load_generator(
         module = load_factory(spec, weights, weights_key, strip_prefix, notes, trust_pickle)
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
-            raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape (e.g. --z-shape 128,1,1)")
+            raise UsageError(f"cannot tell the latent shape of {spec}; pass z_shape= (e.g. z_shape=128,1,1)")
         g = make(module, shape, out_range or (-1.0, 1.0), weights)
         g.code_identity = factory_identity(spec)
         return g
 
     path = Path(spec)
     if weights is not None:
-        raise UsageError("--weights is only for file.py:factory specs; a checkpoint path is the GEN itself")
+        raise UsageError("weights= is only for file.py:factory specs; a checkpoint path is the generator spec itself")
     if not path.exists():
         names = ", ".join(sorted(builtin_generators())) or "none"
         raise UsageError(f"generator {spec!r} is neither a file nor a built-in name (built-in: {names}; or file.py:factory)")
     if path.suffix == ".pkl":
         if not trust_pickle:
-            raise UsageError(f"{path} is a pickle that runs code when loaded; re-run with --trust-pickle only if you trust it")
+            raise UsageError(f"{path} is a pickle that runs code when loaded; re-run with trust_pickle=True only if you trust it")
         obj = read_state(path, trust_pickle=True)
         g = obj.get("G_ema") or obj.get("g_ema") if isinstance(obj, dict) else obj
         if not isinstance(g, nn.Module):
@@ -86,7 +86,7 @@ def load_generator(
         module = StyleGANAdapter(g) if hasattr(g, "z_dim") and hasattr(g, "c_dim") else g
         shape = tuple(z_shape) if z_shape else infer_z_shape(module)
         if shape is None:
-            raise UsageError(f"cannot tell the latent shape of {spec}; pass --z-shape")
+            raise UsageError(f"cannot tell the latent shape of {spec}; pass z_shape=")
         return make(module, shape, out_range or (-1.0, 1.0), spec)
     if path.is_file() and is_pt2(path):
         module, shape, recorded = load_pt2(path, z_shape, trust_pickle)
@@ -102,7 +102,7 @@ def load_generator(
     state = unwrap_state_dict(read_state(path, trust_pickle), path, weights_key, strip_prefix, notes)
     if not looks_like_progan(state):
         raise UsageError(f"{path} is not a ProGAN state dict in the GAN Dissection layout (layer1…, output_RxR); "
-                         "for other architectures use path/to/model.py:factory --weights ckpt")
+                         "for other architectures use path/to/model.py:factory with weights=CKPT")
     try:
         module = progan_from_state_dict(state)
     except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as exc:

@@ -43,8 +43,8 @@ def read_state(path: Path, trust_pickle: bool = False) -> object:
         reason = one_line(exc, 300)
         if not trust_pickle and ("weights_only" in str(exc) or "Unsupported global" in str(exc)):
             raise UsageError(f"{path} needs code to unpickle (it is not a plain state dict of tensors); "
-                             "re-run with --trust-pickle only if you trust this file") from None
-        trusted = " even with --trust-pickle" if trust_pickle else ""
+                             "re-run with trust_pickle=True only if you trust this file") from None
+        trusted = " even with trust_pickle=True" if trust_pickle else ""
         raise UsageError(f"could not read checkpoint {path}{trusted}: {reason} (a corrupt or foreign file?)") from None
 
 
@@ -72,7 +72,7 @@ def _by_key(obj: object, key: str, path: Path) -> object:
         if not isinstance(cur, dict) or part not in cur:
             keys = list(cur)[:10] if isinstance(cur, dict) else []
             where = ".".join(walked) or "the top level"
-            raise UsageError(f"--weights-key {key}: {path} has no key {part!r} at {where} "
+            raise UsageError(f"weights_key={key}: {path} has no key {part!r} at {where} "
                              f"(keys there: {', '.join(map(str, keys)) or type(cur).__name__})")
         cur = cur[part]
         walked.append(part)
@@ -93,7 +93,7 @@ def unwrap_state_dict(obj: object, path: Path, key: str | None = None, strip_pre
         if not _is_tensor_dict(state):
             inner = _tensor_dicts(state) if isinstance(state, dict) else {}
             hint = f"; tensor dicts inside: {', '.join(key + '.' + k for k in list(inner)[:6])}" if inner else ""
-            raise UsageError(f"--weights-key {key}: {path} holds {type(state).__name__} there, not a dict of tensors{hint}")
+            raise UsageError(f"weights_key={key}: {path} holds {type(state).__name__} there, not a dict of tensors{hint}")
     elif _is_tensor_dict(obj):
         state = obj
     else:
@@ -112,20 +112,20 @@ def unwrap_state_dict(obj: object, path: Path, key: str | None = None, strip_pre
             if len(ema) == 1:
                 chosen = ema[0]
                 notes.append(f"using the EMA weights {chosen!r} of {path.name} (also there: "
-                             f"{', '.join(k for k in candidates if k != chosen)}; --weights-key picks another)")
+                             f"{', '.join(k for k in candidates if k != chosen)}; weights_key= picks another)")
             elif len(gen) == 1:
                 chosen = gen[0]
                 notes.append(f"using the state dict {chosen!r} of {path.name} (also there: "
-                             f"{', '.join(k for k in candidates if k != chosen)}; --weights-key picks another)")
+                             f"{', '.join(k for k in candidates if k != chosen)}; weights_key= picks another)")
             else:
                 raise UsageError(f"{path} holds several state dicts ({', '.join(list(candidates)[:6])}); "
-                                 "name the generator's with --weights-key KEY")
+                                 "name the generator's with weights_key=KEY")
         state = candidates[chosen]
     if strip_prefix:
         kept = {k[len(strip_prefix):]: v for k, v in state.items() if k.startswith(strip_prefix)}
         if not kept:
             sample = ", ".join(list(state)[:4])
-            raise UsageError(f"--strip-prefix {strip_prefix!r}: no key of {path} starts with it (keys: {sample}, …)")
+            raise UsageError(f"strip_prefix={strip_prefix!r}: no key of {path} starts with it (keys: {sample}, …)")
         state = kept
     return state
 
@@ -149,7 +149,7 @@ def load_strict(module: nn.Module, state: dict, path: Path) -> None:
         hint = ""
         for prefix in sorted({k.split(".", 1)[0] + "." for k in unexpected if "." in k}):
             if all(prefix + k in state for k in own):  # e.g. Lightning's generator.* keys
-                hint = f" (try --strip-prefix {prefix})"
+                hint = f" (try strip_prefix={prefix})"
                 break
         raise UsageError(f"state dict {path} does not fit the module; " + "; ".join(parts) + hint)
     module.load_state_dict(state, strict=True)

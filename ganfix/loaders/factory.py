@@ -40,7 +40,7 @@ def infer_z_shape(module: nn.Module) -> tuple[int, ...] | None:
 
         tried = "; ".join(f"{[1, *s]}: {exception_line(e, 150)}" for s, e in failures)
         raise UsageError(f"the forward pass failed for every latent shape tried ({tried}); "
-                         "fix the module, or pass --z-shape if none of these shapes is right")
+                         "fix the module, or pass z_shape= if none of these shapes is right")
     return None
 
 
@@ -66,7 +66,7 @@ def load_factory(spec: str, weights: str | None, weights_key: str | None = None,
         raise UsageError(f"{spec}() returned {type(module).__name__}, not a torch.nn.Module")
     check_single_input(module, spec)
     if weights is None and (weights_key or strip_prefix):
-        raise UsageError("--weights-key and --strip-prefix read the checkpoint given with --weights; add --weights CKPT")
+        raise UsageError("weights_key= and strip_prefix= read the checkpoint given with weights=; add weights=CKPT")
     if weights is not None:
         wpath = Path(weights)
         state = unwrap_state_dict(read_state(wpath, trust_pickle), wpath, weights_key, strip_prefix, notes)

@@ -58,7 +58,7 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
         why = _unsafe_entry(data)
         if why is not None:
             raise UsageError(f"{path} holds pickled data that can run code when loaded ({why}); "
-                             "re-run with --trust-pickle only if you trust this file")
+                             "re-run with trust_pickle=True only if you trust this file")
     extra = {META_FILE: ""}
     try:
         program = torch.export.load(io.BytesIO(data), extra_files=extra)
@@ -74,7 +74,7 @@ def load_pt2(path: Path, z_shape, trust_pickle: bool = False) -> tuple[nn.Module
         meta = {}
     shape = tuple(z_shape) if z_shape else _z_shape(meta, program)
     if shape is None:
-        raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
+        raise UsageError(f"cannot tell the latent shape of {path}; pass z_shape= (e.g. z_shape=512)")
     recorded = {"code_identity": _graph_identity(data)}
     out_range = meta.get("output_range")
     if isinstance(out_range, list) and len(out_range) == 2 and all(isinstance(v, (int, float)) for v in out_range):

@@ -62,7 +62,7 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
     script.eval()  # saved in train mode, the probes below would update its BatchNorm running statistics
     z_shape = tuple(z_shape) if z_shape else _script_z_shape(script)
     if z_shape is None:
-        raise UsageError(f"cannot tell the latent shape of {path}; pass --z-shape (e.g. --z-shape 512)")
+        raise UsageError(f"cannot tell the latent shape of {path}; pass z_shape= (e.g. z_shape=512)")
     # Expose intermediate layers when the module is a plain chain of children (verified).
     z = sample_latents([0, 1], 0, z_shape)
     with torch.no_grad():
@@ -72,7 +72,7 @@ def load_torchscript(path: Path, z_shape, device) -> tuple[nn.Module, tuple[int,
             from ..generator import exception_line
 
             raise UsageError(f"{path}: the forward pass on a latent of shape {list(z_shape)} failed "
-                             f"({exception_line(exc)}); check --z-shape") from None
+                             f"({exception_line(exc)}); check z_shape=") from None
         for reshape in (False, True):
             try:
                 chain = ScriptChain(script, reshape)

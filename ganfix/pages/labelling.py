@@ -5,43 +5,39 @@ cannot interleave and a killed server loses no acknowledged label.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from ..errors import UsageError
-from .server import Page
+from .server import Page, Session, json_object
 
 MAX_TEXT = 500
 
 
-class LabelSession:
+class LabelSession(Session):
     def __init__(self, aset, path: Path, manifest: dict, sheets_dir: Path):
+        super().__init__()
         self.aset = aset
         self.path = Path(path)
         self.manifest = manifest
         self.sheets_dir = Path(sheets_dir)
         self.valid_units = {int(u["unit"]) for u in manifest["units"]}
-        self._lock = threading.Lock()
         self._known = aset.label_snapshot()  # the labels as this page last saw them on disk
         self.external: list[int] = []        # units another writer changed, found at the last save
 
     def labels(self) -> dict:
         return {str(k): dict(v) for k, v in self.aset.labels.items()}
 
-    def state(self) -> dict:
+    def _state(self) -> dict:
         m = self.manifest
         keep = ("unit", "rank", "of", "by", "score", "top_max", "rate", "file", "plain")
-        with self._lock:
-            model = {**m["model"], "name": Path(m["model"]["name"]).name}  # a file spec: its name is enough
-            return {"model": model, "layer": m["layer"], "set": self.aset.set_name, "file": str(self.path),
-                    "units": [{k: u[k] for k in keep} for u in m["units"]],
-                    "labels": self.labels(), "marked": list(self.aset.units)}
+        model = {**m["model"], "name": Path(m["model"]["name"]).name}  # a file spec: its name is enough
+        return {"model": model, "layer": m["layer"], "set": self.aset.set_name, "file": str(self.path),
+                "units": [{k: u[k] for k in keep} for u in m["units"]],
+                "labels": self.labels(), "marked": list(self.aset.units)}
 
     def update(self, change: dict) -> dict:
         """change: {"unit": int, "marked": bool?, "text": str?} → {"labels", "marked"} after saving."""
-        if not isinstance(change, dict):
-            raise UsageError("expected a JSON object")
-        unit = change.get("unit")
+        unit = json_object(change).get("unit")
         if not isinstance(unit, int) or isinstance(unit, bool) or unit not in self.valid_units:
             raise UsageError(f"unknown unit {unit!r}")
         marked, text = change.get("marked"), change.get("text")
@@ -71,5 +67,5 @@ class LabelSession:
 
 def labelling_page(session: LabelSession) -> Page:
     """The page `ganfix annotate` serves: GET state, POST /api/label, the sheets under /sheets/."""
-    return Page("label", state=lambda _query: session.state(), actions={"label": session.update},
+    return Page("label", state=session.state, actions={"label": session.update},
                 folders={"sheets": session.sheets_dir}, title="label units")

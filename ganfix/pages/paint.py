@@ -3,21 +3,19 @@ Each stroke is applied and re-rendered on the server; the reply carries the new 
 URL), the segmenter's class pixel counts and the render time."""
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-from ..errors import UsageError
 from ..paint import Painting
 from .images import data_url, png_bytes
-from .server import Page
+from .server import Page, Session, json_object
 
 
-class PaintSession:
+class PaintSession(Session):
     def __init__(self, painting: Painting, out_dir: str | Path):
+        super().__init__()
         self.painting = painting
         self.out_dir = Path(out_dir)
-        self._lock = threading.Lock()
         self._base: tuple[tuple[int, int], dict] | None = None  # (seed, sample) → counts without edits
         self.saved: str | None = None
         self.last_ms = 0.0
@@ -39,14 +37,9 @@ class PaintSession:
                 "image": data_url(png), "counts": counts, "base_counts": self._base[1],
                 "render_ms": round(self.last_ms, 1), "saved": self.saved, "out": str(self.out_dir)}
 
-    def state(self, _query=None) -> dict:
-        with self._lock:
-            return self._state()
-
     def stroke(self, body) -> dict:
         """{"op": "add"|"remove", "class": name, "cells": [[row, col], …]}"""
-        if not isinstance(body, dict):
-            raise UsageError("expected a JSON object")
+        json_object(body)
         with self._lock:
             self.painting.stroke(body.get("op"), body.get("class"), body.get("cells"))
             return self._state()
@@ -63,8 +56,7 @@ class PaintSession:
 
     def sample(self, body) -> dict:
         """{"sample": id} (edits are per image: a new sample starts with none)."""
-        if not isinstance(body, dict):
-            raise UsageError("expected a JSON object")
+        json_object(body)
         with self._lock:
             self.painting.new_sample(body.get("sample"))
             self.saved = None

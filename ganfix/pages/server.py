@@ -18,6 +18,7 @@ once, for every page:
 """
 from __future__ import annotations
 
+import html
 import json
 import mimetypes
 import re
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import GanfixError
+from ..errors import GanfixError, UsageError
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 16 * 1024
@@ -47,7 +48,8 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 
 @dataclass
 class Page:
-    """One page: `static/<name>/index.html` (+ its assets), its state and its actions.
+    """One page: `static/<name>/{header,body}.html` in the shared shell `static/page.html` (+ its app.css, app.js), its state
+    and its actions; `title` names it in the tab and header.
 
     state():        the JSON for GET /api/state (query parameters as a dict of str).
     actions[name]:  POST /api/<name> with a JSON body → JSON reply. UsageError → 400 with its message,
@@ -60,6 +62,44 @@ class Page:
     folders: dict[str, Path] = field(default_factory=dict)
     max_body: int = MAX_BODY
     title: str = "ganfix"
+
+
+class Session:
+    """A page's server-side state behind one lock (the server answers requests on several threads): a subclass
+    gives `_state()`; `state` (GET /api/state) and its actions run under `self._lock`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _state(self) -> dict:
+        raise NotImplementedError
+
+    def state(self, _query=None) -> dict:
+        with self._lock:
+            return self._state()
+
+
+def json_object(body) -> dict:
+    """An action's body, which must be a JSON object (UsageError → 400 otherwise)."""
+    if not isinstance(body, dict):
+        raise UsageError("expected a JSON object")
+    return body
+
+
+def page_html(page: Page, token: str) -> str:
+    """The page's HTML: the shared shell (static/page.html: head, base.css, header, common.js) with the page's own
+    files from static/<name>/: header.html (its header items), body.html, app.css and app.js."""
+    own = {part: (STATIC / page.name / f"{part}.html").read_text(encoding="utf-8").rstrip("\n") for part in ("header", "body")}
+    shell = (STATIC / "page.html").read_text(encoding="utf-8")
+    return (shell.replace("{{HEADER}}", own["header"]).replace("{{BODY}}", own["body"])
+            .replace("{{TITLE}}", html.escape(page.title)).replace("{{NAME}}", page.name).replace("{{TOKEN}}", token))
+
+
+def check_port(port: int) -> int:
+    """`port` if it is a TCP port number (0: any free port), else a UsageError."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port must be in 0…65535, got {port}")
+    return port
 
 
 def safe_file(root: Path, rel: str) -> Path | None:
@@ -204,8 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         page = self.server.page
         if path in ("/", "/index.html"):
-            html = (STATIC / page.name / "index.html").read_text(encoding="utf-8").replace("{{TOKEN}}", self.server.token)
-            return self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")
+            return self._send(HTTPStatus.OK, page_html(page, self.server.token).encode(), "text/html; charset=utf-8")
         if path == "/api/state":
             return self._call(lambda: page.state(query))
         roots = {"static": STATIC, **page.folders}
@@ -289,10 +328,11 @@ class PageServer:
     def __init__(self, page: Page, port: int = 0, token: str | None = None, socket_timeout: float = SOCKET_TIMEOUT,
                  body_seconds: float | None = None):
         self.token = token or secrets.token_urlsafe(24)
+        check_port(port)
         try:
             self.httpd = _Server(("127.0.0.1", port), _Handler)
         except OSError as exc:
-            raise GanfixError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick another --port") from None
+            raise GanfixError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; choose another port (port=0: any free one)") from None
         self.httpd.token = self.token
         self.httpd.page = page
         self.httpd.socket_timeout = socket_timeout

@@ -3,20 +3,18 @@ space skips. Every answer is appended (fsync) to the rater's file before the rep
 a killed server resumes at the first pair without an answer."""
 from __future__ import annotations
 
-import threading
-
 from ..errors import UsageError
 from ..study.answers import CHOICES, AnswerLog
 from ..study.build import Study, rater_plan
-from .server import Page
+from .server import Page, Session, json_object
 
 
-class StudySession:
+class StudySession(Session):
     def __init__(self, study: Study, rater: str):
+        super().__init__()
         self.study = study
         self.log = AnswerLog(study, rater)
         self.plan = rater_plan(study, rater)
-        self._lock = threading.Lock()
 
     def _pair(self, entry: dict | None) -> dict | None:
         if entry is None:
@@ -32,14 +30,9 @@ class StudySession:
                 "skipped": sum(a["choice"] == "skip" for a in done.values()),
                 "current": self._pair(todo[0] if todo else None), "next": self._pair(todo[1] if len(todo) > 1 else None)}
 
-    def state(self, _query=None) -> dict:
-        with self._lock:
-            return self._state()
-
     def answer(self, body) -> dict:
         """body: {"trial": int, "choice": "left"|"right"|"skip", "ms": number?} for the current pair."""
-        if not isinstance(body, dict):
-            raise UsageError("expected a JSON object")
+        json_object(body)
         choice, trial, ms = body.get("choice"), body.get("trial"), body.get("ms")
         if choice not in CHOICES:
             raise UsageError(f"'choice' must be one of {', '.join(CHOICES)}")

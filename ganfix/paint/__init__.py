@@ -8,5 +8,6 @@ reproduces a saved edit list without a browser.
 """
 from .editor import Edit, Painting, replay
 from .palette import Palette, PaletteEntry, find_palette, parse_unit_spec
+from .start import start_painting
 
-__all__ = ["Edit", "Painting", "Palette", "PaletteEntry", "find_palette", "parse_unit_spec", "replay"]
+__all__ = ["Edit", "Painting", "Palette", "PaletteEntry", "find_palette", "parse_unit_spec", "replay", "start_painting"]

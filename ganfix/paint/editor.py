@@ -8,7 +8,6 @@ list replays exactly.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..errors import UsageError
 from ..hooks import Intervention, Interventions
+from ..json_files import read_json
 from ..segmenters import Segmenter, checked_segment
 from .palette import Palette
 
@@ -169,7 +169,7 @@ class Painting:
             raise UsageError(f"not a ganfix edit list (schema {SCHEMA!r} expected)")
         fp = (data.get("model") or {}).get("fingerprint")
         if fp != gen.fingerprint and not force:
-            raise UsageError(f"edit list is for fingerprint {fp}, but {gen.name!r} has {gen.fingerprint}; use --force")
+            raise UsageError(f"edit list is for fingerprint {fp}, but {gen.name!r} has {gen.fingerprint}; use force=True")
         layer, seed, sample, edits = data.get("layer"), data.get("seed"), data.get("sample"), data.get("edits")
         if not isinstance(layer, str) or not isinstance(seed, int) or not isinstance(sample, int) or not isinstance(edits, list):
             raise UsageError("malformed edit list: needs layer (str), seed and sample (int), edits (list)")
@@ -192,25 +192,23 @@ class Painting:
         return p
 
 
-def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Segmenter | None = None,
+def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Segmenter | str | None = None,
            force: bool = False, load=None) -> dict:
     """Re-render a saved edit list into out_dir (image.png, before.png, edits.json, counts.json).
 
-    gen: the generator (default: load the edit list's model by name with `load(name)`). segmenter: counts class
-    pixels (default: a built-in generator's own; none for another generator)."""
-    edits_file = Path(edits_file)
-    if not edits_file.is_file():
-        raise UsageError(f"edit list not found: {edits_file}")
-    try:
-        data = json.loads(edits_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"malformed edit list {edits_file}: {exc}") from None
+    gen: the generator (default: load the edit list's model by name with `load(name)`); segmenter: a Segmenter,
+    a name or file.py:factory (for the class pixel counts; None: a built-in generator's own, no counts for another)."""
+    if isinstance(segmenter, str):
+        from ..segmenters import load_segmenter
+
+        segmenter = load_segmenter(segmenter)
+    data = read_json(edits_file, f"edit list not found: {edits_file}", "edit list")
     if gen is None:
         name = (data.get("model") or {}).get("name") if isinstance(data, dict) else None
         if not isinstance(name, str) or load is None:
             raise UsageError("give the generator (GEN): the edit list names none")
         gen = load(name)
-    if segmenter is None:  # a built-in generator's own segmenter counts the class pixels; another's: none given, none
+    if segmenter is None:  # a built-in generator's own segmenter counts the class pixels; for another, none
         from ..defaults import segmenter_for
         from ..segmenters import load_segmenter
 

@@ -59,7 +59,7 @@ def parse_unit_spec(text: str) -> tuple[str, list[int]]:
     except ValueError:
         parsed = []
     if not sep or not name.strip() or not parsed:
-        raise UsageError(f"--units must look like CLASS:U1,U2,… (e.g. tree:48,9,38), got {text!r}")
+        raise UsageError(f"units must look like CLASS:U1,U2,… (e.g. tree:48,9,38), got {text!r}")
     return name.strip(), parsed
 
 
@@ -79,7 +79,7 @@ def _probe(gen, segmenter: Segmenter) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure here is a mismatch between the two
         raise UsageError(f"segmenter {getattr(segmenter, 'spec', '')!r} cannot segment this generator's images "
-                         f"(shape {tuple(img.shape[1:])}): {exc}; give a matching --segmenter file.py:factory") from None
+                         f"(shape {tuple(img.shape[1:])}): {exc}; give a matching segmenter=file.py:factory") from None
 
 
 def find_palette(gen, segmenter: Segmenter, layer: str, classes: list[str] | None = None, n: int = 8,
@@ -91,9 +91,9 @@ def find_palette(gen, segmenter: Segmenter, layer: str, classes: list[str] | Non
 
     require_spatial(gen, layer, "painting")
     if n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
+        raise UsageError(f"n must be at least 1, got {n}")
     if select not in ("iou", "ace"):
-        raise UsageError(f"--select must be iou or ace, got {select!r}")
+        raise UsageError(f"select must be iou or ace, got {select!r}")
     _probe(gen, segmenter)
     fixed = dict(fixed or {})
     for name, units in fixed.items():

@@ -77,10 +77,10 @@ def rank_automatic(gen: Generator, layer: str, by: str = "artifact", real: RealS
         raise UsageError(f"automatic rankers need at least 10 samples in the pool, got {samples}")
     n_top = top or default_top(samples)
     if not 2 <= n_top <= samples:
-        raise UsageError(f"--top-samples must be between 2 and --samples {samples}, got {n_top}")
+        raise UsageError(f"top_samples must be between 2 and samples={samples}, got {n_top}")
     use_real = real is not None and NEEDS_REAL[by]
     if NEEDS_REAL[by] and by != "artifact" and real is None:
-        raise UsageError(f"--by {by} compares samples with real images: give --real (a folder, or 'world' for toyscenes)")
+        raise UsageError(f"by={by} compares samples with real images: give real=FOLDER (or real=world for toyscenes)")
     extractor = resolve_extractor(features, inception_weights) if use_real else None
     pool = pool_pass(gen, layer, samples, seed, extractor, batch_size, use_cache, on_batch)
     real_feats = real_features(real, samples, extractor, batch_size, use_cache) if use_real else None

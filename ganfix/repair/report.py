@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..generator import Generator
-from ..export import export_markdown
+from ..exporting import export_markdown
 from ..patch import Patch
 from ..scoring import verdict
 

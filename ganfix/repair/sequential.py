@@ -79,14 +79,14 @@ def check_layers(gen: Generator, layers: Sequence[str]) -> list[str]:
     """Known, distinct, in forward order (UsageError otherwise)."""
     layers = list(layers)
     if not layers:
-        raise UsageError("--sequential needs at least one layer, e.g. layer4,layer5,layer6")
+        raise UsageError("layers must name at least one layer, e.g. layers=layer4,layer5,layer6")
     if len(set(layers)) != len(layers):
-        raise UsageError(f"--sequential lists a layer twice: {','.join(layers)}")
+        raise UsageError(f"layers={','.join(layers)} lists a layer twice")
     order = list(gen.layers)
     for name in layers:
         gen.layer(name)
     if [order.index(n) for n in layers] != sorted(order.index(n) for n in layers):
-        raise UsageError(f"--sequential layers must be in forward order ({', '.join(n for n in order if n in layers)})")
+        raise UsageError(f"layers must be in forward order ({', '.join(n for n in order if n in layers)})")
     return layers
 
 
@@ -98,14 +98,14 @@ def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, f
                       eval_real: RealSource | None = None, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
     layers = check_layers(gen, layers)
     if per_layer < 1:
-        raise UsageError(f"--per-layer must be at least 1, got {per_layer}")
+        raise UsageError(f"per_layer must be at least 1, got {per_layer}")
     if not 0 < artifact_fraction <= 0.5:
-        raise UsageError(f"--artifact-fraction must be in (0, 0.5], got {artifact_fraction}")
+        raise UsageError(f"artifact_fraction must be in (0, 0.5], got {artifact_fraction}")
     if random_draws < 1:
-        raise UsageError("--random-draws must be at least 1")
+        raise UsageError(f"random_draws must be at least 1, got {random_draws}")
     n_art = max(2, int(round(eval_samples * artifact_fraction)))
     if eval_samples < 10:
-        raise UsageError(f"--eval-samples must be at least 10, got {eval_samples}")
+        raise UsageError(f"eval_samples must be at least 10, got {eval_samples}")
     extractor = resolve_extractor(features, inception_weights)
     fe = extractor.build()
     say = on_stage or (lambda s: None)
@@ -163,3 +163,31 @@ def sequential_repair(gen: Generator, layers: Sequence[str], real: RealSource, f
                 "real": real.identity(samples),
                 "eval_real": (eval_real or real).identity(eval_samples), "random_draws": random_draws}
     return SequentialResult(steps, variants, settings)
+
+
+def run_sequential(gen: Generator, layers: str | Sequence[str], out=None, real: str | None = None,
+                   features: str | None = None, real_seed: int = 1, inception_weights: str | None = None,
+                   by: str = "artifact", per_layer: int = 4, samples: int = 1000, seed: int = 0,
+                   eval_seed: int | None = None, artifact_fraction: float = 0.2, random_draws: int = 3,
+                   batch_size: int = 64, on_stage: Callable[[str], None] | None = None) -> SequentialResult:
+    """`ganfix repair --sequential`: `layers` ("layer4,layer5" or a list) checked, the real set `real` (a folder or
+    "world"; required for non-built-ins) and `features` (default: the generator's) resolved, detection on `samples`
+    latents of `seed`, evaluation on as many of `eval_seed` (default seed + 1); report.json in `out` when given."""
+    from ..atomic import atomic_write_json
+    from ..defaults import features_for
+    from ..ranking.automatic import check_by
+    from ..real_sets import real_source_for
+
+    check_by(by)
+    names = check_layers(gen, [s.strip() for s in layers.split(",") if s.strip()] if isinstance(layers, str) else layers)
+    if samples < 10:
+        raise UsageError(f"samples must be at least 10, got {samples}")
+    real_src = real_source_for(gen, real, real_seed, samples=samples)
+    result = sequential_repair(gen, names, real_src, features or features_for(gen), by, per_layer, samples, seed,
+                               samples, seed + 1 if eval_seed is None else eval_seed, artifact_fraction,
+                               random_draws, inception_weights, batch_size, on_stage=on_stage)
+    if out is not None:
+        from pathlib import Path
+
+        atomic_write_json(Path(out) / "report.json", {"generator": gen.describe(), **result.to_dict()})
+    return result

@@ -98,18 +98,18 @@ def build_sheets(
     """Write the sheets for `layer` into `out_dir` and return the manifest (also in sheets.json)."""
     check_sample_args(samples, batch_size, k)
     if not 0.0 < quantile < 1.0:
-        raise UsageError(f"--quantile must be between 0 and 1 (exclusive), got {quantile}")
+        raise UsageError(f"quantile must be between 0 and 1 (exclusive), got {quantile}")
     if group_size < 1:
-        raise UsageError(f"--group-size must be at least 1, got {group_size}")
+        raise UsageError(f"group_size must be at least 1, got {group_size}")
     if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
+        raise UsageError(f"top must be at least 1, got {top}")
     if scale is not None and not 1 <= scale <= 16:
-        raise UsageError(f"--scale must be an integer in 1…16, got {scale}")
+        raise UsageError(f"scale must be an integer in 1…16, got {scale}")
     info = gen.layer(layer)
     gen.image_shape  # the output must be an image (a flat one needs --image-shape): one line, before the pass
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+        raise UsageError(f"out={out} exists and is not a folder")
     # A ranking computed elsewhere (e.g. an ablation scan) orders the sheets; its scores are part of the key.
     given = None if ranking is None else {"by": ranking.by, "scores": [round(float(v), 9) for v in ranking.scores]}
     if ranking is not None:

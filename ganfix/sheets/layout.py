@@ -46,27 +46,33 @@ def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Imag
 
     Returns the sheet and each tile's box [x, y, w, h] (recorded in the manifest for tools and tests)."""
     size = tiles[0]["tile"].shape[-1] if tiles else 64
-    rows = max(1, -(-max(len(tiles), 1) // cols))
-    cap_h, head_h = 20, 52
-    width = GAP + cols * (size + GAP)
-    height = head_h + rows * (size + cap_h + GAP) + GAP
-    sheet = Image.new("RGB", (width, height), BG)
-    draw = ImageDraw.Draw(sheet)
-    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
+    sheet, draw, boxes = _frame(info, len(tiles), size, cols)
     draw.text((GAP + 2, 32), stats_line(info), fill=MUTED, font=font(13))
-    boxes: list[list[int]] = []
-    if not tiles:
-        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
-    for i, t in enumerate(tiles):
-        x = GAP + (i % cols) * (size + GAP)
-        y = head_h + (i // cols) * (size + cap_h + GAP)
+    for t, (x, y, _, _) in zip(tiles, boxes):
         sheet.paste(to_pil(t["tile"]), (x, y))
-        boxes.append([x, y, size, size])
-        draw.text((x + 1, y + size + 3), f"#{t['id']}", fill=MUTED, font=font(12))
-        cov = t["coverage"]
-        right = f"max {t['max']:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
-        draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
+        _caption(draw, x, y, size, t["id"], t["max"], t["coverage"])
     return sheet, boxes
+
+
+def _frame(info: dict, k: int, size: int, cols: int) -> tuple[Image.Image, ImageDraw.ImageDraw, list[list[int]]]:
+    """A unit sheet's empty frame for k tiles of `size` px in `cols` columns, its title drawn: (image, draw, each
+    tile's box [x, y, w, h])."""
+    rows = max(1, -(-max(k, 1) // cols))
+    cap_h, head_h = 20, 52
+    frame = Image.new("RGB", (GAP + cols * (size + GAP), head_h + rows * (size + cap_h + GAP) + GAP), BG)
+    draw = ImageDraw.Draw(frame)
+    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
+    if not k:
+        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
+    boxes = [[GAP + (i % cols) * (size + GAP), head_h + (i // cols) * (size + cap_h + GAP), size, size] for i in range(k)]
+    return frame, draw, boxes
+
+
+def _caption(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, sample: int, top: float, cov: float | None) -> None:
+    """Under a tile: its sample id on the left, its max activation (and coverage) on the right."""
+    draw.text((x + 1, y + size + 3), f"#{sample}", fill=MUTED, font=font(12))
+    right = f"max {top:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
+    draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
 
 
 def unit_sheets(info: dict, tiles: torch.Tensor, plain: torch.Tensor, ids: list[int], maxes: list[float],
@@ -77,24 +83,9 @@ def unit_sheets(info: dict, tiles: torch.Tensor, plain: torch.Tensor, ids: list[
     tiles, plain: uint8 [k, 3, S, S]. Returns (overlay sheet, plain sheet, each tile's box [x, y, w, h])."""
     k = int(tiles.shape[0])
     size = int(tiles.shape[-1]) if k else 64
-    rows = max(1, -(-max(k, 1) // cols))
-    cap_h, head_h = 20, 52
-    width = GAP + cols * (size + GAP)
-    height = head_h + rows * (size + cap_h + GAP) + GAP
-    frame = Image.new("RGB", (width, height), BG)
-    draw = ImageDraw.Draw(frame)
-    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
-    boxes: list[list[int]] = []
-    if not k:
-        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
-    for i in range(k):
-        x = GAP + (i % cols) * (size + GAP)
-        y = head_h + (i // cols) * (size + cap_h + GAP)
-        boxes.append([x, y, size, size])
-        draw.text((x + 1, y + size + 3), f"#{ids[i]}", fill=MUTED, font=font(12))
-        cov = None if coverage is None else coverage[i]
-        right = f"max {maxes[i]:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
-        draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
+    frame, draw, boxes = _frame(info, k, size, cols)
+    for i, (x, y, _, _) in enumerate(boxes):
+        _caption(draw, x, y, size, ids[i], maxes[i], None if coverage is None else coverage[i])
     base = np.asarray(frame)
     sheets = []
     for variant, overlay_flag in ((tiles, None), (plain, False)):

@@ -29,7 +29,7 @@ class UnitStats:
         if not bool(finite.all()):
             bad = (~finite).transpose(0, 1).reshape(acts.shape[1], -1).any(1).nonzero().squeeze(1).tolist()
             shown = ", ".join(map(str, bad[:20])) + (f" (+{len(bad) - 20} more)" if len(bad) > 20 else "")
-            raise NonFiniteActivations(f"non-finite activations (NaN/Inf) in {layer}, units {shown}; check the checkpoint and --output-range/--z-shape")
+            raise NonFiniteActivations(f"non-finite activations (NaN/Inf) in {layer}, units {shown}; check the checkpoint, output_range= and z_shape=")
 
     def add(self, acts: torch.Tensor, sample_ids) -> None:
         """acts: [B, d, H, W] or [B, d]; sample_ids: [B] ints."""

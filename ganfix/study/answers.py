@@ -184,3 +184,8 @@ def import_answers(study: Study, file: str | Path) -> dict[str, int]:
         counts[rec["rater"]] = counts.get(rec["rater"], 0) + 1
     return counts
 
+
+
+def import_answer_files(study: Study, files) -> list[tuple[Path, str, int]]:
+    """import_answers for each file in turn: [(file, rater, lines imported)]."""
+    return [(Path(f), rater, n) for f in files for rater, n in import_answers(study, f).items()]

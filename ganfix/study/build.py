@@ -19,6 +19,7 @@ import torch
 
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..errors import UsageError
+from ..json_files import read_json
 from ..patch import Patch
 
 SCHEMA = "ganfix.study/1"
@@ -50,12 +51,8 @@ class Study:
 def load_study(study_dir: str | Path) -> Study:
     study_dir = Path(study_dir)
     path = study_dir / "study.json"
-    if not path.is_file():
-        raise UsageError(f"no study in {study_dir} (study.json missing); build one with `ganfix study GEN --annotations FILE --out {study_dir}`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"malformed {path}: {exc}") from None
+    manifest = read_json(path, f"no study in {study_dir} (study.json missing); build one with "
+                               f"`ganfix study GEN --annotations FILE --out {study_dir}`")
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA or not isinstance(manifest.get("trials"), list):
         raise UsageError(f"{path} is not a ganfix study (schema {SCHEMA!r} expected)")
     return Study(study_dir, manifest)
@@ -79,12 +76,12 @@ def build_study(gen, patch: Patch, out_dir: str | Path, samples: int = 100, seed
     from .answers import answer_files
 
     if samples < 1:
-        raise UsageError(f"--samples must be at least 1, got {samples}")
+        raise UsageError(f"samples must be at least 1, got {samples}")
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file, not a folder")
+        raise UsageError(f"out={out_dir} is a file, not a folder")
     patch.check(gen, force=force)
     d = gen.layer(patch.layer).units
     random_patch = random_patch or patch.random_like(d, draw=0, seed=seed)
@@ -96,7 +93,7 @@ def build_study(gen, patch: Patch, out_dir: str | Path, samples: int = 100, seed
             return old
         if any(f.stat().st_size for f in answer_files(out_dir)):
             raise UsageError(f"{out_dir} already holds answers for a different study (another model, patch, seed or "
-                             "sample count); use another --out")
+                             "sample count); use another out folder")
     ids = list(range(samples))
     units = {"original": [], "patched": patch.units, "random": random_patch.units}
     images: dict[str, dict[str, str]] = {}
@@ -147,7 +144,7 @@ def study_patches(gen, annotations: str | Path | None = None, repair: str | Path
     from ..annotations import AnnotationSet
 
     if (annotations is None) == (repair is None):
-        raise UsageError("give the repair to study: --annotations FILE or --repair DIR (one of them)")
+        raise UsageError("give the repair to study: annotations=FILE or repair=DIR (one of them)")
     if annotations is not None:
         return Patch.from_annotations(AnnotationSet.load(annotations), gen, force=force), None
     repair = Path(repair)
@@ -170,3 +167,14 @@ def study_patches(gen, annotations: str | Path | None = None, repair: str | Path
             random_patch = Patch(patch.layer, draws[0]["units"], 0.0, patch.model_name, patch.fingerprint,
                                  kind="random-ablation", notes={"from": str(report), "draw": 0})
     return patch, random_patch
+
+
+def make_study(gen, out_dir: str | Path, annotations: str | Path | None = None, repair: str | Path | None = None,
+               samples: int = 100, seed: int = 0, batch_size: int = 32, force: bool = False, progress=None) -> Study:
+    """The study of the patch in `annotations` (an annotation set) or `repair` (a `ganfix repair --out` folder),
+    rendered into `out_dir`: study_patches + build_study. `progress`: a progress factory (None: stderr, False: off)."""
+    from ..ranking.registry import progress_factory
+
+    patch, random_patch = study_patches(gen, annotations, repair, force)
+    with progress_factory(progress)("render study", samples) as step:
+        return build_study(gen, patch, out_dir, samples, seed, random_patch, batch_size, force, on_batch=step)

@@ -12,7 +12,7 @@ from ..patch import Patch
 
 @dataclass
 class Export:
-    """What `export` wrote (ganfix.export.export_patched's result) and where."""
+    """What `export` wrote (ganfix.exporting.export_patched's result) and where."""
     out: Path
     result: Any
 
@@ -33,7 +33,7 @@ class Export:
 def export(gen: Generator, patch: Patch, out: str | Path, seed: int = defaults.SEED, formats=None) -> Export:
     """Write the patched generator into `out` (torch.export .pt2 by default, `formats="pt2,torchscript"` adds
     TorchScript; weights; patch.json), each file verified in a fresh process at batch sizes 1, 3, 16."""
-    from ..export import export_patched
+    from ..exporting import export_patched
 
     return Export(Path(out), export_patched(gen, patch, out, formats=formats, seed=seed))
 

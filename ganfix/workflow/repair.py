@@ -98,11 +98,13 @@ class RepairResult:
         return Path(out)
 
     def summary(self) -> str:
+        from ..scoring import num
+
         d, ci = self.delta_vs_original
-        ci_text = f" (95% CI {ci[0]:+.3f} … {ci[1]:+.3f})" if ci else ""
-        return (f"{self.metric_name}: original {self.original['fid']:.3f}, patched {self.patched['fid']:.3f} "
-                f"({d:+.3f}{ci_text}), random {self.random['fid_mean']:.3f} ± {self.random['fid_std']:.3f}; "
-                f"{self.verdict()}")
+        ci_text = f" (95% CI {num(ci[0], '+.3f')} … {num(ci[1], '+.3f')})" if ci else ""
+        return (f"{self.metric_name}: original {num(self.original['fid'], '.3f')}, patched {num(self.patched['fid'], '.3f')} "
+                f"({num(d, '+.3f')}{ci_text}), random {num(self.random['fid_mean'], '.3f')} ± "
+                f"{num(self.random['fid_std'], '.3f')}; {self.verdict()}")
 
     def __str__(self) -> str:
         return self.summary()

@@ -15,8 +15,8 @@ def training_parser(doc: str, *, scene_seed: int, n_scenes: int, out_help: str =
     return p
 
 
-def add_loop_args(p: argparse.ArgumentParser, *, batch: int, lr: float) -> None:
-    p.add_argument("--batch", type=int, default=batch)
+def add_loop_args(p: argparse.ArgumentParser, *, batch: int, lr: float, batch_help: str | None = None) -> None:
+    p.add_argument("--batch", type=int, default=batch, help=batch_help)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=50)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .train_args import add_loop_args, training_parser
+from .train_loop import one_cycle, optimiser_step, random_blur, start_run
 from ..atomic import atomic_torch_save, atomic_write_json
 from .scenes import CLASS_NAMES, render_batch
 from .toy_segmenter import SceneSegNet, confusion, iou_from_confusion, segnet_state_dict
@@ -40,12 +40,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     bias = 0.2 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5)
     x = x * gain + bias
     x = x + torch.randn(x.shape, generator=gen) * 0.06 * torch.rand(n, 1, 1, 1, generator=gen)
-    blur = torch.rand(n, generator=gen) < 0.25
-    if blur.any():
-        k = torch.tensor([1.0, 2.0, 1.0]) / 4
-        k2 = (k[:, None] * k[None, :]).expand(3, 1, 3, 3)
-        x[blur] = F.conv2d(F.pad(x[blur], (1, 1, 1, 1), mode="replicate"), k2, groups=3)
-    return x.clamp(-1, 1)
+    return random_blur(x, gen, 0.25).clamp(-1, 1)
 
 
 @torch.no_grad()
@@ -66,12 +61,7 @@ def _tensors(seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train(args: argparse.Namespace) -> dict:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    widths = tuple(int(v) for v in args.widths.split(","))
-    t0 = time.time()
+    out, widths, t0 = start_run(args)
     images, labels = _tensors(args.scene_seed, args.n_scenes)
     eval_images, eval_labels = _tensors(args.eval_seed, args.n_eval)
     # Rare classes (door, window) get more weight so they are not drowned by sky (√ inverse frequency).
@@ -80,9 +70,7 @@ def train(args: argparse.Namespace) -> dict:
     weight = weight / weight.mean()
 
     net = SceneSegNet(widths=widths)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.steps, 1), pct_start=0.1)
-    gen = torch.Generator().manual_seed(args.seed + 1)
+    opt, sched, gen = one_cycle(net, args)
     history = []
     running = 0.0
     for step in range(1, args.steps + 1):
@@ -92,12 +80,7 @@ def train(args: argparse.Namespace) -> dict:
         flip = torch.rand(args.batch, generator=gen) < 0.5
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
         x = augment(x, gen)
-        loss = F.cross_entropy(net(x), y, weight=weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running += loss.item()
+        running += optimiser_step(F.cross_entropy(net(x), y, weight=weight), opt, sched)
         if step % args.log_every == 0:
             history.append({"step": step, "loss": round(running / args.log_every, 4),
                             "minutes": round((time.time() - t0) / 60, 2)})

@@ -22,31 +22,25 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from .scenes import render_batch
+from .train_args import add_loop_args, training_parser
+from .train_loop import one_cycle, optimiser_step, random_blur, start_run
 from .toy_ssl import ASSETS, SceneEncoder, encoder_state_dict
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scene-seed", type=int, default=500, help="stream of the training scenes")
+    p = training_parser(__doc__, scene_seed=500, n_scenes=6000, scene_seed_help="stream of the training scenes")
+    add_loop_args(p, batch=64, lr=2e-3, batch_help="scenes per step (two views each)")
     p.add_argument("--eval-seed", type=int, default=600, help="stream of the held-out scenes")
-    p.add_argument("--n-scenes", type=int, default=6000)
     p.add_argument("--n-eval", type=int, default=512)
     p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch", type=int, default=64, help="scenes per step (two views each)")
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--tau", type=float, default=0.2)
     p.add_argument("--widths", default="16,32,64,128")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ship", action="store_true", help="copy the result into ganfix/world/assets")
     return p.parse_args(argv)
 
@@ -68,12 +62,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     v = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     v = v * (1 + 0.2 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5))
     v = v + torch.randn(v.shape, generator=gen) * 0.05 * torch.rand(n, 1, 1, 1, generator=gen)
-    blur = torch.rand(n, generator=gen) < 0.2
-    if blur.any():
-        k = torch.tensor([1.0, 2.0, 1.0]) / 4
-        k2 = (k[:, None] * k[None, :]).expand(3, 1, 3, 3)
-        v[blur] = F.conv2d(F.pad(v[blur], (1, 1, 1, 1), mode="replicate"), k2, groups=3)
-    return v.clamp(-1, 1)
+    return random_blur(v, gen, 0.2).clamp(-1, 1)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> tuple[torch.Tensor, float]:
@@ -102,29 +91,18 @@ def evaluate(net: SceneEncoder, images_u8: torch.Tensor, tau: float, seed: int =
 
 
 def train(args: argparse.Namespace) -> dict:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    widths = tuple(int(v) for v in args.widths.split(","))
-    t0 = time.time()
+    out, widths, t0 = start_run(args)
     images = _tensors(args.scene_seed, args.n_scenes)
     eval_images = _tensors(args.eval_seed, args.n_eval)
     net = SceneEncoder(widths)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.steps, 1), pct_start=0.1)
-    gen = torch.Generator().manual_seed(args.seed + 1)
+    opt, sched, gen = one_cycle(net, args)
     history, run_loss, run_acc = [], 0.0, 0.0
     for step in range(1, args.steps + 1):
         net.train()
         idx = torch.randint(0, images.shape[0], (args.batch,), generator=gen)
         x = images[idx].float().div(127.5).sub(1)
         loss, acc = nt_xent(net(augment(x, gen)), net(augment(x, gen)), args.tau)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        run_loss += loss.item()
+        run_loss += optimiser_step(loss, opt, sched)
         run_acc += acc
         if step % args.log_every == 0:
             history.append({"step": step, "loss": round(run_loss / args.log_every, 4),

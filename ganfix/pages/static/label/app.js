@@ -3,32 +3,12 @@
 // saved once the server has written the file, so a reload or a killed server loses nothing.
 "use strict";
 (() => {
-  const token = new URLSearchParams(location.search).get("token") || "";
-  const $ = (id) => document.getElementById(id);
+  const { token, $, api, setStatus } = window.ganfix;
   let units = [];      // ranking order: [{unit, rank, of, score, top_max, rate, file}]
   let labels = {};     // "unit" → {marked, text, time}
   let pos = 0;         // index into units
   let pending = 0;     // requests in flight
   let plain = false;   // show the samples without the overlay (key o)
-
-  async function api(path, body) {
-    const opts = { headers: { "X-Ganfix-Token": token }, cache: "no-store" };
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, opts);
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
-    return data;
-  }
-
-  function setStatus(cls, text) {
-    const s = $("status");
-    s.className = "status " + cls;
-    s.textContent = text;
-  }
 
   const cur = () => units[pos];
   const label = (u) => labels[String(u)] || { marked: false, text: "" };

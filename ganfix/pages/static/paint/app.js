@@ -3,8 +3,7 @@
 // remove = ablate them), re-renders and answers with the new image and the segmenter's pixel counts.
 "use strict";
 (() => {
-  const token = new URLSearchParams(location.search).get("token") || "";
-  const $ = (id) => document.getElementById(id);
+  const { $, api, setStatus } = window.ganfix;
   let state = null;
   let cls = null;        // current class name
   let op = "add";
@@ -12,21 +11,6 @@
   let overlay = true;
   let stroke = null;     // Map "r,c" → [r, c] while painting
   let busy = false;
-
-  async function api(path, body) {
-    const opts = { headers: { "X-Ganfix-Token": token }, cache: "no-store" };
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, opts);
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
-    return data;
-  }
-
-  function setStatus(c, text) { $("status").className = "status " + c; $("status").textContent = text; }
 
   async function act(path, body, label) {
     if (busy) return;

@@ -3,35 +3,16 @@
 // An answer counts once the server has written it (fsync); input is locked until then.
 "use strict";
 (() => {
-  const token = new URLSearchParams(location.search).get("token") || "";
-  const $ = (id) => document.getElementById(id);
+  const { token, $, api, setStatus } = window.ganfix;
   let state = null;
   let busy = false;
   let shownAt = 0;
-
-  async function api(path, body) {
-    const opts = { headers: { "X-Ganfix-Token": token }, cache: "no-store" };
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, opts);
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
-    return data;
-  }
-
-  function setStatus(cls, text) {
-    $("status").className = "status " + cls;
-    $("status").textContent = text;
-  }
 
   const src = (name) => `images/${name}?token=${encodeURIComponent(token)}`;
 
   function render() {
     const cur = state.current;
-    $("who").textContent = `rater “${state.rater}”`;
+    $("where").textContent = `rater “${state.rater}”`;
     $("file").textContent = `answers saved to ${state.file}`;
     const answered = state.done;
     $("progress-text").textContent = `${Math.min(answered + 1, state.total)} / ${state.total}` +

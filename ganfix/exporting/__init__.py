@@ -203,7 +203,7 @@ def resolve_formats(gen: Generator, formats) -> tuple[str, ...]:
         return ("torchscript",) if is_torchscript_module(gen.module) else DEFAULT_FORMATS
     names = parse_formats(formats)
     if "pt2" in names and is_torchscript_module(gen.module):
-        raise UsageError(f"{gen.name} is a TorchScript generator; torch.export cannot trace TorchScript: use --format torchscript")
+        raise UsageError(f"{gen.name} is a TorchScript generator; torch.export cannot trace TorchScript: use formats=torchscript")
     return names
 
 

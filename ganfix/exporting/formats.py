@@ -62,7 +62,7 @@ def export_program(module: nn.Module, z: torch.Tensor, meta: dict, name: str) ->
     except Exception as exc:  # torch.export raises many types; the user needs the reason, not a traceback
         raise UsageError(f"cannot export {name} with a dynamic batch size (torch.export: {_reason(exc)}); "
                          "nothing written. Make forward independent of the batch size "
-                         "(no Python loops over samples, no hard-coded batch), or try --format torchscript") from None
+                         "(no Python loops over samples, no hard-coded batch), or try formats=torchscript") from None
     buf = io.BytesIO()
     torch.export.save(program, buf, extra_files={META_FILE: json.dumps(meta)})
     return buf.getvalue()
@@ -81,7 +81,7 @@ def script_module(module: nn.Module, z_shape, name: str) -> bytes:
                 script = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module)
             except Exception as exc:
                 raise UsageError(f"cannot compile {name} as TorchScript (torch.jit.script: {_reason(exc)}); "
-                                 "nothing written. Use the default --format pt2 (torch.export)") from None
+                                 "nothing written. Use the default formats=pt2 (torch.export)") from None
             buf = io.BytesIO()
             torch.jit.save(script, buf)
         return buf.getvalue()
