@@ -49,7 +49,6 @@ DEMO_BOOTSTRAP = 200
 DEMO_RANDOM_DRAWS = RANDOM_DRAWS
 
 # Dissection and ACE.
-SEGMENTER = "toyscenes"
 DISSECT_SAMPLES = 1000
 DISSECT_BATCH_SIZE = 32
 LEVELS = 100
@@ -83,6 +82,14 @@ def real_for(gen) -> str | None:
     else None: any other generator must be given its real images (ganfix.real_sets.require_real)."""
     entry = _builtin(gen)
     return getattr(entry, "default_real", None)
+
+
+def segmenter_for(gen) -> str | None:
+    """The segmenter a generator is dissected with when none is named: a built-in's own (registry
+    `default_segmenter`: toyscenes for the toy generator), else None: any other generator must be given one
+    (ganfix.segmenters.require_segmenter)."""
+    entry = _builtin(gen)
+    return getattr(entry, "default_segmenter", None)
 
 
 def _builtin(gen):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,27 @@ def image_header(path: Path) -> tuple[str, tuple[int, int]]:
     if w * h > limit:
         raise _too_large(path, w, h, limit)
     return mode, (w, h)
+
+
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+def check_image_fits(f: Path, channels: int, height: int, width: int, option: str = "real=") -> None:
+    """One real image can stand beside the generator's: same kind (grey/colour), aspect ratio (2 %), not smaller."""
+    mode, (fw, fh) = image_header(f)  # oversized (decompression bombs) or unreadable: one line
+    grey = mode in GREY_MODES
+    if channels == 1 and not grey:
+        raise UsageError(f"real image {f} is colour ({mode}) but the generator makes grey images; "
+                         f"give {option}FOLDER of grey images (convert them first)")
+    if channels == 3 and grey:
+        raise UsageError(f"real image {f} is grey ({mode}) but the generator makes RGB images; "
+                         f"give {option}FOLDER of colour images")
+    if abs(fw / fh - width / height) > 0.02 * (width / height):
+        raise UsageError(f"real image {f} is {fw}×{fh} (w×h), another aspect ratio than the generator's "
+                         f"{width}×{height}; crop the real images to match")
+    if fw < width or fh < height:
+        raise UsageError(f"real image {f} is {fw}×{fh} (w×h), smaller than the generator's {width}×{height}; "
+                         "ganfix only resizes real images down (upscaling would blur them and bias the score)")
 
 
 def read_rgb(path: Path, resolution: int) -> np.ndarray:
@@ -185,6 +206,8 @@ class RealSource:
     resolution: int = 64  # width of the images handed out (the generator's)
     channels: int = 3  # 1: folder images are read as grey
     height: int | None = None  # when the generator's images are not square
+    check_option: str | None = field(default=None, compare=False, repr=False)  # set by real_sets.check_fits: then
+    # every image read is checked to fit (check_image_fits), not only the first ones checked up front
 
     @property
     def size(self) -> tuple[int, int]:
@@ -260,5 +283,7 @@ class RealSource:
         mode = "L" if self.channels == 1 else "RGB"
         out = np.empty((n, h, w, self.channels), dtype=np.uint8)
         for i, f in enumerate(files[:n]):
+            if self.check_option is not None:
+                check_image_fits(f, self.channels, h, w, self.check_option)
             out[i] = read_image(f, (w, h), mode).reshape(h, w, self.channels)
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()

@@ -5,17 +5,18 @@ the embedded world); any other generator must be given one (`--real FOLDER`, or 
 use the toy world's scenes on purpose). A real set whose channel count or shape cannot match the
 generator's images is refused in one line. The documented resize: folder images are resized
 (bilinear) *down* to the generator's output size; they are never upscaled and their aspect ratio
-must match (within 2 %). Grey real images go with 1-channel generators, colour ones with RGB.
+must match (within 2 %). Grey real images go with 1-channel generators, colour ones with RGB. Every image
+read is checked (not only the first ones): a folder is used whole or refused in one line naming the file.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from .errors import UsageError
-from .real_data import RealSource
+from .real_data import GREY_MODES, RealSource  # noqa: F401  (GREY_MODES re-exported)
 
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-CHECKED_FILES = 32  # headers read to check a folder (the first ones in sorted order; cheap)
+CHECKED_FILES = 32  # headers checked up front (the first ones in sorted order; cheap); every other image is
+# checked the same way when it is read, so one misfit anywhere in the folder refuses it (never a silent conversion)
 
 
 def _builtin(gen):
@@ -71,20 +72,8 @@ def check_fits(real: RealSource, channels: int, height: int, width: int, option:
             raise UsageError(f"{option}world renders square scenes, but the generator makes {height}×{width} images; "
                              f"pass {option}FOLDER")
         return
-    from .real_data import image_header
+    from .real_data import check_image_fits
 
-    for f in real._files(Path(real.location))[:CHECKED_FILES]:
-        mode, (fw, fh) = image_header(f)  # oversized (decompression bombs) or unreadable: one line
-        grey = mode in GREY_MODES
-        if channels == 1 and not grey:
-            raise UsageError(f"real image {f} is colour ({mode}) but the generator makes grey images; "
-                             f"give {option}FOLDER of grey images (convert them first)")
-        if channels == 3 and grey:
-            raise UsageError(f"real image {f} is grey ({mode}) but the generator makes RGB images; "
-                             f"give {option}FOLDER of colour images")
-        if abs(fw / fh - width / height) > 0.02 * (width / height):
-            raise UsageError(f"real image {f} is {fw}×{fh} (w×h), another aspect ratio than the generator's "
-                             f"{width}×{height}; crop the real images to match")
-        if fw < width or fh < height:
-            raise UsageError(f"real image {f} is {fw}×{fh} (w×h), smaller than the generator's {width}×{height}; "
-                             "ganfix only resizes real images down (upscaling would blur them and bias the score)")
+    for f in real._files(Path(real.location))[:CHECKED_FILES]:  # fail fast, before any generation
+        check_image_fits(f, channels, height, width, option)
+    real.check_option = option  # and RealSource.images checks every image it reads the same way

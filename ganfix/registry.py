@@ -26,6 +26,7 @@ class BuiltinGenerator:
     fingerprint: str | None = None  # recorded fingerprint of the shipped weights (verified in tests)
     default_real: str | None = None  # the real set scored against when --real is not given (e.g. "world")
     offline_features: str | None = None  # an extractor that fits it and needs no download (e.g. "toyscenes")
+    default_segmenter: str | None = None  # the segmenter dissect/ace/iou use when none is given (e.g. "toyscenes")
 
 
 @dataclass

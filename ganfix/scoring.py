@@ -92,14 +92,19 @@ def _few(ids: list[int], limit: int = 10) -> str:
     return ", ".join(map(str, ids[:limit])) + (f", … (+{len(ids) - limit} more)" if len(ids) > limit else "")
 
 
+def check_finite_images(which: str, total: int, seed: int, bad_images: list[int], consequence: str) -> None:
+    """Refuse NaN/Inf generated images (they would become black pixels), naming how many and which sample ids."""
+    if bad_images:
+        raise NonFiniteSamples(f"{which} produced non-finite values (NaN/Inf) in {len(bad_images)} of {total} samples "
+                               f"(seed {seed}, sample ids {_few(bad_images)}); {consequence}: "
+                               "check the checkpoint, z_shape= and output_range=")
+
+
 def check_finite_samples(gen: Generator, ids: list[int], seed: int, patch: Patch | None, bad_images: list[int],
                          bad_feats: list[int], extractor: Extractor) -> None:
     """NaN/Inf images would become black pixels and a plausible-looking FID: refuse, naming the samples."""
     which = f"{gen.name}{' (patched: ' + patch.layer + ' units ' + _few(patch.units, 8) + ')' if patch is not None else ''}"
-    if bad_images:
-        raise NonFiniteSamples(f"{which} produced non-finite values (NaN/Inf) in {len(bad_images)} of {len(ids)} samples "
-                               f"(seed {seed}, sample ids {_few(bad_images)}); FID/KID of such images would be meaningless: "
-                               "check the checkpoint, z_shape= and output_range=")
+    check_finite_images(which, len(ids), seed, bad_images, "FID/KID of such images would be meaningless")
     if bad_feats:
         raise NonFiniteSamples(f"the {extractor.name} features of {which} are non-finite (NaN/Inf) for {len(bad_feats)} of "
                                f"{len(ids)} samples (seed {seed}, sample ids {_few(bad_feats)}); check the feature extractor")

@@ -119,13 +119,17 @@ def segmenter_identity(seg: Segmenter) -> str | None:
     return None
 
 
-def default_segmenter_note(gen_spec: str, segmenter: str) -> str | None:
-    """A one-line note when the toy world's segmenter (the CLI default) is applied to a generator that is not a
-    built-in: its classes (sky, building, tree, …) say nothing about another domain's images."""
-    from . import defaults
-    from .registry import get_builtin_generator
+def require_segmenter(gen, segmenter=None):
+    """The segmenter to use (a name, path/to/file.py:factory or a Segmenter): the one given, else the built-in
+    generator's own (registry `default_segmenter`), else a one-line error. The toy world's segmenter is never a
+    silent default for another generator: its classes (sky, building, tree, …) say nothing about other images."""
+    if segmenter is not None:
+        return segmenter
+    from .defaults import segmenter_for
 
-    if segmenter != defaults.SEGMENTER or get_builtin_generator(gen_spec) is not None:
-        return None
-    return (f"note: the {segmenter} segmenter knows only the toy world's classes; for {gen_spec} pass "
-            "--segmenter path/to/file.py:factory (an object with class_names and segment(images))")
+    own = segmenter_for(gen)
+    if own:
+        return own
+    raise UsageError(f"{getattr(gen, 'name', gen)} is not a built-in generator, so ganfix cannot guess its segmentation "
+                     "classes: pass segmenter='path/to/seg.py:factory' (your own: an object with class_names and "
+                     "segment(images)), or segmenter='toyscenes' for a model of toy-world-like scenes on purpose")

@@ -266,6 +266,37 @@ def test_automatic_rankers_refuse_nan_images(tmp_path):
     one_line_error(res, "non-finite", "sample ids")
 
 
+def test_annotate_refuses_nan_images(tmp_path):
+    """annotate drew NaN images as black tiles on the contact sheets, exit 0."""
+    (tmp_path / "nan.py").write_text(NAN_MODEL)
+    text = one_line_error(cli("annotate", f"{tmp_path / 'nan.py'}:factory", "--layer", "fc", "--samples", "40",
+                              "--no-serve", "--out", tmp_path / "sheets", "--no-cache"), "non-finite", "sample ids")
+    assert " of " in text and "black" in text
+    assert not (tmp_path / "sheets").exists()
+
+
+def test_a_misfit_real_image_beyond_the_first_ones_checked_is_refused_too(tmp_path):
+    """Only the first 32 real files were checked: a grey image among them refused the folder, one further down
+    was silently converted to RGB. Now every image read is checked the same way."""
+    from PIL import Image
+
+    from ganfix.real_sets import CHECKED_FILES
+
+    models, _ = _variants(tmp_path)
+    real = tmp_path / "many"
+    real.mkdir()
+    g = torch.Generator().manual_seed(1)
+    n = CHECKED_FILES + 8
+    for i in range(n):
+        arr = torch.randint(0, 256, (16, 16, 3), generator=g, dtype=torch.uint8).numpy()
+        img = Image.fromarray(arr)
+        (img.convert("L") if i == CHECKED_FILES + 3 else img).save(real / f"{i:03d}.png")
+    args = ("score", f"{models}:bytes_out", "--output-range", "0,255", "--features", f"{tmp_path / 'feat.py'}:factory",
+            "--real", real, "--samples", str(n), "--no-cache")
+    (tmp_path / "feat.py").write_text(FEATURES)
+    one_line_error(cli(*args), f"{CHECKED_FILES + 3:03d}.png is grey (L)", "--real")
+
+
 def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     """ganfix.toml had no image_shape/weights_key/strip_prefix: a flat-output generator, or a checkpoint whose
     generator sits under an unusual key or prefix, could be ranked and repaired but never gated in CI."""
@@ -297,12 +328,90 @@ def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "image_shape must be [C, H, W]")
 
 
-def test_dissect_notes_when_the_toy_segmenter_is_applied_to_another_generator(tmp_path):
-    """dissect/ace on a user's generator silently used the toy world's segmenter (building, door, … units on
-    clothes); the tool now says so in one line on stderr and which option to pass."""
-    from ganfix.segmenters import default_segmenter_note
+SPATIAL = '''
+import torch
+import torch.nn as nn
 
-    note = default_segmenter_note("models.py:dcgan", "toyscenes")
-    assert note and "--segmenter path/to/file.py:factory" in note and "\n" not in note
-    assert default_segmenter_note("toyscenes", "toyscenes") is None
-    assert default_segmenter_note("models.py:dcgan", "seg.py:factory") is None
+class Small(nn.Module):
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 4 * 4 * 4)
+        self.up = nn.Upsample(scale_factor=4)
+        self.conv = nn.Conv2d(4, 3, 3, padding=1)
+    def forward(self, z):
+        return torch.tanh(self.conv(self.up(self.fc(z).view(-1, 4, 4, 4))))
+
+def factory():
+    return Small()
+'''
+
+
+def test_a_gate_key_at_the_top_level_of_ganfix_toml_says_it_belongs_under_gates(tmp_path):
+    """A top-level max_fid was "unknown key 'max_fid'; valid keys: generator, …" without a word about [gates]; a
+    top-level key written after the [gates] header (so TOML put it in that table) got the same puzzle."""
+    (tmp_path / "ganfix.toml").write_text('generator = "toyscenes"\nmax_fid = 1.0\n')
+    one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "'max_fid'", "belongs in the [gates] table")
+    (tmp_path / "ganfix.toml").write_text('generator = "toyscenes"\n[gates]\nmax_fid = 1.0\nsamples = 10\n')
+    one_line_error(cli("check", "--config", tmp_path / "ganfix.toml"), "'samples'", "above the [gates] header")
+    (tmp_path / "pyproject.toml").write_text('[tool.ganfix]\ngenerator = "toyscenes"\nmax_kid = 1.0\n')
+    one_line_error(cli("check", "--config", tmp_path / "pyproject.toml"), "[tool.ganfix.gates]")
+
+
+def test_segmenter_is_required_for_a_generator_that_is_not_a_built_in(tmp_path):
+    """dissect/ace/paint (and rank/annotate --by iou:<class>) on a user's generator fell back to the toy world's
+    segmenter (building, door, … units on clothes) with only a note: now --segmenter is required, as --real is."""
+    import pytest
+
+    import ganfix
+    from ganfix import defaults
+    from ganfix.errors import UsageError
+
+    (tmp_path / "small.py").write_text(SPATIAL)
+    spec = f"{tmp_path / 'small.py'}:factory"
+    needles = ("--segmenter path/to/seg.py:factory", "--segmenter toyscenes", "not a built-in")
+    one_line_error(cli("dissect", spec, "--layer", "up", "--samples", "8", "--no-cache"), *needles)
+    one_line_error(cli("ace", spec, "--layer", "up", "--class", "sky", "--samples", "8", "--no-cache"), *needles)
+    for command in ("rank", "annotate"):
+        extra = ("--no-serve", "--out", tmp_path / "sheets") if command == "annotate" else ()
+        one_line_error(cli(command, spec, "--layer", "up", "--by", "iou:sky", "--samples", "8", "--no-cache", *extra),
+                       *needles)
+    assert not (tmp_path / "sheets").exists()
+    one_line_error(cli("paint", spec, "--layer", "up", "--samples", "8", "--out", tmp_path / "paint"), *needles)
+    gen = ganfix.load_generator(spec)
+    for call in (lambda: ganfix.dissect(gen, layers=["up"], samples=8, use_cache=False),
+                 lambda: ganfix.ace(gen, "up", "sky", samples=8, use_cache=False)):
+        with pytest.raises(UsageError, match="segmenter='path/to/seg.py:factory'"):
+            call()
+    assert defaults.segmenter_for("toyscenes") == "toyscenes" and defaults.segmenter_for(gen) is None
+
+
+ALWAYS_ON = '''
+import torch
+import torch.nn as nn
+
+class AlwaysOn(nn.Module):
+    """every unit of `fc` fires (about equally) in every sample"""
+    z_dim = 8
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        with torch.no_grad():
+            self.fc.weight.fill_(1e-3)
+            self.fc.bias.fill_(1.0)
+        self.out = nn.Linear(4, 3 * 16 * 16)
+    def forward(self, z):
+        return torch.tanh(self.out(self.fc(z))).view(-1, 3, 16, 16)
+
+def factory():
+    return AlwaysOn()
+'''
+
+
+def test_rare_prints_zero_not_minus_zero_when_every_unit_fires_in_every_sample(tmp_path):
+    """rank --by rare showed -0.000 for units active in every sample (−log 1 = −0.0)."""
+    (tmp_path / "on.py").write_text(ALWAYS_ON)
+    res = cli("rank", f"{tmp_path / 'on.py'}:factory", "--layer", "fc", "--by", "rare", "--samples", "20", "--no-cache")
+    assert res.exit_code == 0, res.output
+    assert "-0.000" not in res.output and " 0.000 " in res.output, res.output

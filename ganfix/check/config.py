@@ -160,9 +160,12 @@ def load_config(path: str | Path | None = None) -> CheckConfig:
     return parse_config(data, base=path.parent, source=path, where=where)
 
 
-def _check_keys(table: dict, spec: dict, where: str, source: Path | None) -> None:
+def _check_keys(table: dict, spec: dict, where: str, source: Path | None, elsewhere: tuple[dict, str] | None = None) -> None:
+    """`elsewhere`: (the keys of the other table, a hint) for a key written in the wrong table."""
     for key, value in table.items():
         if key not in spec:
+            if elsewhere is not None and key in elsewhere[0]:
+                raise UsageError(f"{_loc(source, where)}unknown key {key!r}: {elsewhere[1].format(key=key)}")
             raise UsageError(f"{_loc(source, where)}unknown key {key!r}; valid keys: {', '.join(spec)}")
         types, name = spec[key]
         # bool is an int in Python; `max_fid = true` must still be a type error.
@@ -201,10 +204,13 @@ def _looks_like_path(spec: str) -> bool:
 def parse_config(data: dict, base: Path | None = None, source: Path | None = None, where: str = "") -> CheckConfig:
     """Validate a parsed TOML table (top level of ganfix.toml or [tool.ganfix]) into a CheckConfig."""
     base = base or Path.cwd()
-    _check_keys(data, TOP_KEYS, where, source)
-    gates_table = data.get("gates", {})
     gwhere = "[tool.ganfix.gates]" if where else "[gates]"
-    _check_keys(gates_table, GATE_KEYS, gwhere, source)
+    _check_keys(data, TOP_KEYS, where, source,
+                (GATE_KEYS, f"{{key}} is a gate and belongs in the {gwhere} table (write it under the {gwhere} header)"))
+    gates_table = data.get("gates", {})
+    _check_keys(gates_table, GATE_KEYS, gwhere, source,
+                (TOP_KEYS, f"{{key}} is not a gate: write it above the {gwhere} header (in TOML every key after a "
+                           "[table] header belongs to that table)"))
 
     if "generator" not in data:
         raise UsageError(f"{_loc(source, where)}missing required key 'generator' (a generator spec, e.g. \"toyscenes\")")

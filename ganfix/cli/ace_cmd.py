@@ -10,7 +10,7 @@ from rich.table import Table
 from .. import defaults
 from .common import (GenArg, GenOptions, JsonOpt, NoCacheOpt, SeedOpt, console_for, generator_options, handle_errors,
                      parse_ints, print_json)
-from .common import cli_progress, note_default_segmenter
+from .common import cli_progress
 
 
 def render(result, out: Optional[Path], json_output: bool) -> None:
@@ -75,7 +75,7 @@ def ace_cmd(
     units: Optional[str] = typer.Option(None, "--units", help="Explicit unit set, e.g. 3,17,40 (skips selection)."),
     select: str = typer.Option(defaults.ACE_SELECT, "--select", help="Unit selection: iou (dissection rank), ace (single-unit ACE), optimize (soft mask)."),
     n: int = typer.Option(defaults.ACE_UNITS, "--n", help="Units in the causal set."),
-    segmenter: str = typer.Option(defaults.SEGMENTER, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
+    segmenter: Optional[str] = typer.Option(None, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory; required except for built-in generators, which name their own (toyscenes for the toy generator)."),
     samples: int = typer.Option(defaults.ACE_SAMPLES, "--samples", "-n", help="Seeded samples for ACE and selection."),
     seed: int = SeedOpt,
     batch_size: int = typer.Option(defaults.DISSECT_BATCH_SIZE, "--batch-size", "-b"),
@@ -103,7 +103,6 @@ def ace_cmd(
                  candidates=candidates, ace_samples=ace_samples, steps=steps, l2=l2, curve=curve, context=context,
                  trace=trace, context_samples=context_samples, stride=stride, patch=patch, use_cache=not no_cache,
                  progress=cli_progress)
-    note_default_segmenter(gen, segmenter)  # after the run: an error stays one line
     render(result, out, json_output)
 
 def register(app: typer.Typer) -> None:

@@ -42,13 +42,6 @@ def warn_if_near_constant(gen) -> None:
     note(near_constant_warning(gen))
 
 
-def note_default_segmenter(gen_spec: str, segmenter) -> None:
-    """One line when the default toyscenes segmenter is applied to a generator that is not a built-in."""
-    from ..segmenters import default_segmenter_note
-
-    note(default_segmenter_note(gen_spec, segmenter))
-
-
 def cli_progress(description: str, total: int):
     """The progress factory the commands hand to the library: a bar on stderr (periodic lines when piped)."""
     from ..progress import progress

@@ -12,7 +12,7 @@ from .. import defaults
 from ..errors import UsageError
 from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, generator_options, handle_errors, option_group,
                      print_json)
-from .common import cli_progress, note_default_segmenter
+from .common import cli_progress
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def dissect_cmd(
     gen: str = GenArg,
     layer: Optional[List[str]] = typer.Option(None, "--layer", "-l", help="Layer(s) to dissect; repeat for several."),
     all_layers: bool = typer.Option(False, "--all-layers", help="Dissect every top-level spatial layer."),
-    segmenter: str = typer.Option(defaults.SEGMENTER, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
+    segmenter: Optional[str] = typer.Option(None, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory; required except for built-in generators, which name their own (toyscenes for the toy generator)."),
     samples: int = typer.Option(defaults.DISSECT_SAMPLES, "--samples", "-n", help="Seeded samples in the pass."),
     seed: int = SeedOpt,
     batch_size: int = typer.Option(defaults.DISSECT_BATCH_SIZE, "--batch-size", "-b", help="Batch size (results do not depend on it)."),
@@ -91,7 +91,6 @@ def dissect_cmd(
     result = dissect(gen_opts.load(gen), segmenter, None if all_layers else layer, samples=samples, seed=seed,
                      batch_size=batch_size, levels=levels, compare=gen_opts.load(compare) if compare else None,
                      use_cache=not no_cache, progress=cli_progress, **asdict(crit))
-    note_default_segmenter(gen, segmenter)  # after the run: an error stays one line
     report = result.save(out, tiles=tiles) if out is not None else result.to_json()
     if json_output:
         return print_json(report)

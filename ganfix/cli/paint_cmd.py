@@ -7,7 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from .. import defaults
 from ..errors import UsageError
 from .common import (GenOptions, JsonOpt, OpenOpt, PortOpt, SeedOpt, cli_progress, console_for, generator_options,
                      handle_errors, optional_gen_arg, print_json, serve_page)
@@ -17,7 +16,7 @@ from .common import (GenOptions, JsonOpt, OpenOpt, PortOpt, SeedOpt, cli_progres
 @generator_options
 def paint(
     gen: Optional[str] = optional_gen_arg("with --replay: default the edit list's model"),
-    segmenter: str = typer.Option(defaults.SEGMENTER, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory."),
+    segmenter: Optional[str] = typer.Option(None, "--segmenter", help="Built-in segmenter name or path/to/file.py:factory; required except for built-in generators, which name their own (toyscenes for the toy generator)."),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Layer whose feature grid is painted (e.g. layer4)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Palette classes, e.g. tree,door,window (default: every class with units at the layer)."),
     units: Optional[List[str]] = typer.Option(None, "--units", help="Explicit units for a class, e.g. tree:48,9,38 (repeatable); skips the search for it."),

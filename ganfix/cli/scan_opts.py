@@ -22,6 +22,9 @@ ScanRealSeedOpt = typer.Option(defaults.REAL_SEED, "--real-seed", help="With --r
                                "rankers): seed of the real set.")
 ScanInceptionOpt = typer.Option(None, "--inception-weights", help="With --by ablation --features inception: path to "
                                 "torch-fidelity's Inception weights file.")
+ScanSegmenterOpt = typer.Option(None, "--segmenter", help="With --by iou:<class> or ace:<class>: built-in segmenter "
+                                "name or path/to/file.py:factory; required except for built-in generators, which "
+                                "name their own (toyscenes for the toy generator).")
 SuggestOpt = typer.Option(0, "--suggest", help="With --by ablation: also build a set of up to N units by forward "
                           "selection (a unit joins only if the set's FID drops further; single-unit effects do not add "
                           "up). A suggestion to confirm on the contact sheets, then score with another --seed.")
@@ -30,7 +33,7 @@ BY_HELP = ("unit-fid, realism, rare, local-activation and artifact are automatic
            "'ablation' ablates each unit alone and ranks by how much FID drops (artifact candidates first); it "
            "scores --scan-samples images against --real with --features, one scoring pass per unit (restrict it "
            "with --units on wide layers), after the --samples statistics pass that gives the table's other columns. 'iou:<class>' and 'ace:<class>' rank by a segmentation class "
-           "(--samples samples, the toyscenes segmenter).")
+           "(--samples samples, --segmenter's classes).")
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,21 @@ class ScanOptions:
         return {**{k: v for k, v in asdict(self).items() if k in ranker.options}, **given}
 
 
-scan_options = option_group("scan_opts", ScanOptions, [
+_SCAN_PARAMS = [
     ("scan_samples", ScanSamplesOpt, int), ("features", ScanFeaturesOpt, Optional[str]),
     ("real", ScanRealOpt, Optional[str]), ("real_seed", ScanRealSeedOpt, int),
-    ("inception_weights", ScanInceptionOpt, Optional[str])])
+    ("inception_weights", ScanInceptionOpt, Optional[str])]
+scan_options = option_group("scan_opts", ScanOptions, _SCAN_PARAMS)
+
+
+@dataclass(frozen=True)
+class RankScanOptions(ScanOptions):
+    """ScanOptions plus the segmenter of iou:<class> and ace:<class> (--segmenter), for rank and annotate."""
+    segmenter: Optional[str] = None
+
+
+rank_scan_options = option_group("scan_opts", RankScanOptions,
+                                 _SCAN_PARAMS + [("segmenter", ScanSegmenterOpt, Optional[str])])
 
 
 def by_help(what: str) -> str:
@@ -94,4 +108,4 @@ pass_options = option_group("run", PassOptions, [
 def ranking_command(fn):
     """A command that ranks a layer's units (rank, annotate): user errors as one line, the generator options,
     the real-data options of the scanning rankers and the statistics pass (`gen_opts`, `scan_opts`, `run`)."""
-    return handle_errors(generator_options(scan_options(pass_options(fn))))
+    return handle_errors(generator_options(rank_scan_options(pass_options(fn))))

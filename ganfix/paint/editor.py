@@ -197,7 +197,7 @@ def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Seg
     """Re-render a saved edit list into out_dir (image.png, before.png, edits.json, counts.json).
 
     gen: the generator (default: load the edit list's model by name with `load(name)`); segmenter: a Segmenter,
-    a name or file.py:factory (for the class pixel counts)."""
+    a name or file.py:factory (for the class pixel counts; None: a built-in generator's own, no counts for another)."""
     if isinstance(segmenter, str):
         from ..segmenters import load_segmenter
 
@@ -208,6 +208,12 @@ def replay(edits_file: str | Path, out_dir: str | Path, gen=None, segmenter: Seg
         if not isinstance(name, str) or load is None:
             raise UsageError("give the generator (GEN): the edit list names none")
         gen = load(name)
+    if segmenter is None:  # a built-in generator's own segmenter counts the class pixels; for another, none
+        from ..defaults import segmenter_for
+        from ..segmenters import load_segmenter
+
+        own = segmenter_for(gen)
+        segmenter = load_segmenter(own) if own else None
     t0 = time.perf_counter()
     painting = Painting.from_json(data, gen, segmenter, force)
     result = painting.save(out_dir)

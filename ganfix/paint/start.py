@@ -21,7 +21,7 @@ def _fixed(units: Union[dict, Sequence[str], None]) -> dict[str, list[int]]:
     return dict(parse_unit_spec(u) for u in units or [])
 
 
-def start_painting(gen, layer: str, segmenter=defaults.SEGMENTER, *, classes: Union[str, Sequence[str], None] = None,
+def start_painting(gen, layer: str, segmenter=None, *, classes: Union[str, Sequence[str], None] = None,
                    units: Union[dict, Sequence[str], None] = None, n: int = 8, select: str = "iou",
                    insert_value: str = "q0.99", samples: int = 200, seed: int = defaults.SEED, sample: int = 0,
                    batch_size: int = 32, use_cache: bool = True, progress=None) -> Painting:
@@ -30,11 +30,12 @@ def start_painting(gen, layer: str, segmenter=defaults.SEGMENTER, *, classes: Un
     units per class ({"tree": [48, 9]} or ["tree:48,9"]), which skip the search for that class; `progress`: a
     progress factory (None: stderr, False: silent)."""
     from ..ranking.registry import progress_factory
-    from ..segmenters import load_segmenter
+    from ..segmenters import load_segmenter, require_segmenter
     from ..stats.tally import check_sample_args
 
     check_sample_args(samples, batch_size)
     fixed, wanted = _fixed(units), _classes(classes)
+    segmenter = require_segmenter(gen, segmenter)  # None: a built-in generator's own; required for any other
     seg = load_segmenter(segmenter) if isinstance(segmenter, str) else segmenter
     with progress_factory(progress)("palette: causal units", len(wanted or seg.class_names)) as step:
         pal = find_palette(gen, seg, layer, wanted, n, samples, seed, batch_size, fixed, select, insert_value,

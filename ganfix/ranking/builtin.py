@@ -58,10 +58,11 @@ class _ClassRanker:
     """Shared by iou:<class> and ace:<class>: the segmenter, the class and the layer's dissection."""
     argument = "class"
 
-    def dissection(self, ctx: RankContext, segmenter: str):
+    def dissection(self, ctx: RankContext, segmenter):
         from ..dissect import dissect
-        from ..segmenters import class_index, load_segmenter
+        from ..segmenters import class_index, load_segmenter, require_segmenter
 
+        segmenter = require_segmenter(ctx.gen, segmenter)  # None: the built-in generator's own
         seg = load_segmenter(segmenter) if isinstance(segmenter, str) else segmenter  # a spec, or a Segmenter
         cls = class_index(seg, ctx.argument)
         with ctx.progress(f"dissect {ctx.layer}", 2 * ctx.samples) as step:
@@ -73,9 +74,9 @@ class _ClassRanker:
 class IouRanker(_ClassRanker):
     name = "iou"
     description = "IoU of the unit's firing region with a segmentation class (dissection), e.g. iou:tree"
-    options = {"segmenter": defaults.SEGMENTER}
+    options = {"segmenter": None}
 
-    def rank(self, ctx: RankContext, segmenter: str) -> Ranking:
+    def rank(self, ctx: RankContext, segmenter) -> Ranking:
         _, cls, dis = self.dissection(ctx, segmenter)
         return ctx.ranking_from_scores(torch.nan_to_num(dis.iou_uc[:, cls], nan=-1.0), dissection=dis, class_index=cls)
 
@@ -84,10 +85,10 @@ class AceRanker(_ClassRanker):
     name = "ace"
     description = ("average causal effect of the unit alone on a class (ablate where present, insert where absent), "
                    "e.g. ace:door; scores the top `candidates` units by IoU")
-    options = {"segmenter": defaults.SEGMENTER, "candidates": defaults.ACE_CANDIDATES,
+    options = {"segmenter": None, "candidates": defaults.ACE_CANDIDATES,
                "ace_samples": defaults.ACE_UNIT_SAMPLES, "insert_value": defaults.INSERT_VALUE}
 
-    def rank(self, ctx: RankContext, segmenter: str, candidates: int, ace_samples: int, insert_value: str) -> Ranking:
+    def rank(self, ctx: RankContext, segmenter, candidates: int, ace_samples: int, insert_value: str) -> Ranking:
         from ..dissect import insertion_values, single_unit_ace
 
         seg, cls, dis = self.dissection(ctx, segmenter)

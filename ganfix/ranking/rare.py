@@ -31,6 +31,6 @@ def activation_frequency(pool: PoolPass, on_fraction: float = ON_FRACTION) -> tu
 
 def rare_scores(pool: PoolPass) -> torch.Tensor:
     freq, threshold = activation_frequency(pool)
-    scores = -torch.log(freq.clamp_min(1.0 / (pool.samples + 1)))
+    scores = -torch.log(freq.clamp_min(1.0 / (pool.samples + 1))) + 0.0  # + 0.0: −log 1 is −0.0, shown as -0.000
     dead = threshold <= 0
     return torch.where(dead, torch.full_like(scores, -math.inf), scores)

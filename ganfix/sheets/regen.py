@@ -31,6 +31,7 @@ def regenerate(gen: Generator, layer: str, unit_ids: dict[int, list[int]], seed:
                 wanted.setdefault(int(i), []).append(int(unit))
     order = sorted(wanted)
     images: dict[int, torch.Tensor] = {}
+    bad: list[int] = []  # NaN/Inf images would be drawn as black tiles
     maps: dict[tuple[int, int], torch.Tensor] = {}
     with Trace(gen.module, [layer], stop=False) as trace:
         for lo in range(0, len(order), batch_size):
@@ -38,11 +39,17 @@ def regenerate(gen: Generator, layer: str, unit_ids: dict[int, list[int]], seed:
             acts = trace.run(gen.latents(ids, seed))[layer].float().cpu()
             if acts.dim() == 2:  # a vector layer: one value per unit, treated as a 1×1 map
                 acts = acts[:, :, None, None]
-            out = gen.to_uint8(trace.output).cpu()
+            raw = trace.output
+            bad += [sid for sid, ok in zip(ids, torch.isfinite(raw.reshape(raw.shape[0], -1)).all(1).tolist()) if not ok]
+            out = gen.to_uint8(raw).cpu()
             for row, sid in enumerate(ids):
                 images[sid] = out[row]
                 for unit in wanted[sid]:
                     maps[(unit, sid)] = acts[row, unit].clone()
             if on_batch:
                 on_batch(len(ids))
+    if bad:
+        from ..scoring import check_finite_images
+
+        check_finite_images(gen.name, len(order), seed, bad, "contact sheets of such images would be black")
     return Regenerated(images, maps)

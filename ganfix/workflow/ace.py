@@ -83,7 +83,7 @@ def _unit_rows(chosen, scores, dis, cls) -> list[dict]:
     return rows
 
 
-def ace(gen: Generator, layer: str, class_name: str, *, segmenter=defaults.SEGMENTER,
+def ace(gen: Generator, layer: str, class_name: str, *, segmenter=None,
         units: Optional[Sequence[int]] = None, select: str = defaults.ACE_SELECT, n: int = defaults.ACE_UNITS,
         samples: int = defaults.ACE_SAMPLES, seed: int = defaults.SEED, batch_size: int = defaults.DISSECT_BATCH_SIZE,
         insert_value: str = defaults.INSERT_VALUE, candidates: int = defaults.ACE_CANDIDATES,
@@ -94,12 +94,15 @@ def ace(gen: Generator, layer: str, class_name: str, *, segmenter=defaults.SEGME
     """Average causal effect of a unit set on `class_name`: ablate it where the class is present, insert it where
     absent. The set is `units`, or the top `n` by `select` (iou: dissection rank; ace: single-unit ACE of the top
     `candidates` by IoU; optimize: a soft mask optimised through the segmenter). `curve`: class pixels removed vs
-    units ablated (the paper's Fig. 6); `context`/`trace`: the insertion sweep (Fig. 8) and tracing (Fig. 9)."""
+    units ablated (the paper's Fig. 6); `context`/`trace`: the insertion sweep (Fig. 8) and tracing (Fig. 9).
+    `segmenter`: a name, path/to/file.py:factory or a Segmenter; None: a built-in generator's own (required for
+    any other)."""
     from ..dissect import ablation_curve, average_causal_effect, dissect, insertion_sweep, insertion_values, require_spatial
-    from ..segmenters import class_index, load_segmenter
+    from ..segmenters import class_index, load_segmenter, require_segmenter
 
     _check(select, n, stride, patch, context_samples, samples, batch_size)
     require_spatial(gen, layer, "ACE")
+    segmenter = require_segmenter(gen, segmenter)
     seg = load_segmenter(segmenter) if isinstance(segmenter, str) else segmenter
     cls = class_index(seg, class_name)
     units = gen.check_units(layer, units) if units is not None else None

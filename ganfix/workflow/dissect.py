@@ -58,23 +58,25 @@ def _with_names(gen: Generator, compare: Optional[Generator]) -> dict:
     return gens
 
 
-def dissect(gen: Generator, segmenter=defaults.SEGMENTER, layers: Optional[Sequence[str]] = None, *,
+def dissect(gen: Generator, segmenter=None, layers: Optional[Sequence[str]] = None, *,
             samples: int = defaults.DISSECT_SAMPLES, seed: int = defaults.SEED,
             batch_size: int = defaults.DISSECT_BATCH_SIZE, levels: int = defaults.LEVELS,
             iou_min: float = defaults.IOU_MIN, agreement_min: float = defaults.AGREEMENT_MIN,
             min_class_frac: float = defaults.MIN_CLASS_FRAC, iqr_convention: str = defaults.IQR_CONVENTION,
             iqr_min: float = defaults.IQR_MIN, compare: Optional[Generator] = None,
             use_cache: bool = True, progress=None) -> Dissection:
-    """Which units match which classes of `segmenter` (a name, path/to/file.py:factory, or a Segmenter) in each of
+    """Which units match which classes of `segmenter` (a name, path/to/file.py:factory, or a Segmenter; None: a
+    built-in generator's own, required for any other) in each of
     `layers` (None: every top-level spatial layer); `compare`: a second generator dissected the same way.
     `iqr_convention`: "reference" (thresholds from positively correlated levels, label by IQR, interpretable also
     needs IQR > iqr_min) or "unconstrained" (docs/dissection.md)."""
     from ..dissect import Criteria, dissect as dissect_layers
-    from ..segmenters import load_segmenter
+    from ..segmenters import load_segmenter, require_segmenter
     from ..stats.tally import check_sample_args
 
     check_sample_args(samples, batch_size)
     at_least("levels", levels, 2)
+    segmenter = require_segmenter(gen, segmenter)
     gens = _with_names(gen, compare)
     layers_of = {name: list(layers) if layers else spatial_layers(g) for name, g in gens.items()}
     for name, g in gens.items():

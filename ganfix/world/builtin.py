@@ -98,6 +98,7 @@ register_generator(BuiltinGenerator(
     description="toy ProGAN 64×64 trained on ganfix's procedural scenes (offline world)",
     fingerprint=GENERATOR_FINGERPRINT,
     default_real="world",
+    default_segmenter="toyscenes",
     offline_features="toyscenes",
 ))
 register_segmenter(BuiltinSegmenter(
