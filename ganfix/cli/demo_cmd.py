@@ -14,12 +14,14 @@ from .repair_cmd import results_table
 
 
 def closing_lines(result, out: Path, elapsed: float) -> list:
+    from ..scoring import num
+
     report, samples = result.report, result.report["settings"]["samples"]
     d, ci = result.delta_vs_original
-    ci_text = f" (95% CI {ci[0]:+.3f} … {ci[1]:+.3f})" if ci else ""
+    ci_text = f" (95% CI {num(ci[0], '+.3f')} … {num(ci[1], '+.3f')})" if ci else ""
     return [results_table(result, f"Table 1 on toyscenes · {report['settings']['layer']} · "
                                   f"{len(report['settings']['units'])} labelled artifact units · {samples} samples"),
-            f"patched − original FD {d:+.3f}{ci_text} (Fréchet distance in the toyscenes feature space, not Inception FID)",
+            f"patched − original FD {num(d, '+.3f')}{ci_text} (Fréchet distance in the toyscenes feature space, not Inception FID)",
             result.verdict(),
             f"outputs in {out}/ (report.json, report.md, before_after.png, sheets/index.html, export/) · {elapsed:.0f} s"]
 
