@@ -34,7 +34,7 @@ from ganfix.hooks import Trace  # noqa: E402
 from ganfix.ranking import rank_units  # noqa: E402
 from ganfix.sheets import build_sheets  # noqa: E402
 from ganfix.sheets.regen import regenerate  # noqa: E402
-from ganfix.sheets.layout import GAP, MUTED, PANEL, TEXT, BG, font, score_label, to_pil, unit_sheet  # noqa: E402
+from ganfix.sheets.layout import GAP, BG, label_panel, to_pil, unit_sheet  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from ganfix.stats.tally import tally_unit_stats  # noqa: E402
 
@@ -85,13 +85,7 @@ def group_sheet(rows, label_w=150):
     draw = ImageDraw.Draw(sheet)
     for r, (info, tiles) in enumerate(rows):
         y = GAP + r * (size + GAP)
-        draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
-        draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
-        lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
-        step = max(11, min(16, (size - 32) // len(lines)))
-        for j, line in enumerate(lines):
-            if 30 + j * step + 11 <= size:
-                draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+        label_panel(draw, info, y, size, label_w)  # the same label as the new path: only tile pasting differs
         for i, tile in enumerate(tiles):
             sheet.paste(to_pil(tile), (label_w + GAP + i * (size + GAP), y))
     return sheet

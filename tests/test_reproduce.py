@@ -64,6 +64,7 @@ def test_published_numbers_come_from_the_committed_full_run():
     """README's Table-1 rows and docs/dissection.md's ACE figures are the committed docs/reproduce.json, and
     that run was made on the built-in generator as it ships (a new generator makes the numbers stale)."""
     import ganfix
+    from ganfix.scoring import num
 
     run = json.loads((ROOT / "docs" / "reproduce.json").read_text())
     assert run["meta"]["mode"] == "full"
@@ -72,7 +73,7 @@ def test_published_numbers_come_from_the_committed_full_run():
     for r in run["table1"]["spaces"]["toyscenes"]["runs"] + run["table1"]["spaces"]["toyscenes-ssl"]["runs"]:
         row = f"{r['original']:.3f} → {r['patched']:.3f}, random {r['random_mean']:.3f} ± {r['random_std']:.3f}"
         lo, hi = r["ci95_vs_random"]
-        ci = f"{lo:+.3f} … {hi:+.3f}".replace("-", "−")
+        ci = f"{num(lo, '+.3f')} … {num(hi, '+.3f')}"
         assert row in readme and ci in readme, (row, ci)
     dissection = (ROOT / "docs" / "dissection.md").read_text()
     for cls, v in run["ace"]["classes"].items():

@@ -101,6 +101,17 @@ def unit_sheets(info: dict, tiles: torch.Tensor, plain: torch.Tensor, ids: list[
     return sheets[0], sheets[1], boxes
 
 
+def label_panel(draw: ImageDraw.ImageDraw, info: dict, y: int, size: int, label_w: int) -> None:
+    """A grouped sheet's row label: the unit, then as many of its figures as fit the row's height."""
+    draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
+    draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
+    lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
+    step = max(11, min(16, (size - 32) // len(lines)))
+    for j, line in enumerate(lines):
+        if 30 + j * step + 11 <= size:
+            draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+
+
 def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150) -> Image.Image:
     """One row per unit: a label panel, then its tiles in one line."""
     size = rows[0][1][0].shape[-1] if rows and rows[0][1] else 64
@@ -109,15 +120,8 @@ def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150)
     height = GAP + len(rows) * (size + GAP)
     sheet = Image.new("RGB", (width, height), BG)
     draw = ImageDraw.Draw(sheet)
-    for r, (info, tiles) in enumerate(rows):
-        y = GAP + r * (size + GAP)
-        draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
-        draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
-        lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
-        step = max(11, min(16, (size - 32) // len(lines)))
-        for j, line in enumerate(lines):
-            if 30 + j * step + 11 <= size:
-                draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+    for r, (info, _tiles) in enumerate(rows):
+        label_panel(draw, info, GAP + r * (size + GAP), size, label_w)
     arr = np.array(sheet)
     for r, (_info, tiles) in enumerate(rows):
         y = GAP + r * (size + GAP)
