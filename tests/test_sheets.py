@@ -129,3 +129,90 @@ def test_progan_sheets(tmp_path):
     for u in m["units"]:
         with Image.open(tmp_path / "s" / u["file"]) as im:
             assert im.size[0] == 6 + 5 * (16 * m["scale"] + 6)
+
+
+def test_batched_tiles_have_the_pixels_of_one_tile_at_a_time():
+    """build_sheets draws a unit's tiles in one batched pass; they must equal `render_tile` one by one
+    (grey and RGB images, several scales, thresholds and map sizes)."""
+    from ganfix.sheets.overlay import render_tile, render_tiles
+
+    g = torch.Generator().manual_seed(0)
+    for channels, scale, size, map_size in ((3, 2, 64, 8), (1, 3, 28, 7), (3, 1, 32, 4), (3, 4, 16, 16)):
+        images = torch.randint(0, 256, (5, channels, size, size), generator=g, dtype=torch.uint8)
+        maps = torch.rand(5, map_size, map_size, generator=g)
+        for threshold in (0.3, 0.9):
+            tiles, plain, coverage = render_tiles(images, maps, threshold, scale)
+            assert tiles.shape == plain.shape == (5, size * scale, size * scale, 3)
+            for i in range(5):
+                tile, cov = render_tile(images[i], maps[i], threshold, scale)
+                assert np.array_equal(tiles[i], tile.permute(1, 2, 0).numpy()), (channels, scale, threshold, i)
+                assert cov == pytest.approx(coverage[i])
+
+
+def test_cached_glyph_captions_look_like_pillow_text():
+    """Captions are blended from cached glyphs instead of Pillow's text call; the pixels must match it."""
+    from PIL import ImageDraw
+
+    from ganfix.sheets.layout import BG, MUTED
+    from ganfix.sheets.text import draw_text, font
+
+    for text, size, anchor in (("#1234", 12, "la"), ("max 12.34 · 5%", 12, "ra"), ("unit 17", 22, "la"),
+                               ("rank 3/64  ·  max score 3.1  ·  mask: act >= q0.99 = 1.23", 13, "la"), ("gjpq()", 18, "la")):
+        x = 350 if anchor == "ra" else 3
+        ref = Image.new("RGB", (700, 40), BG)
+        ImageDraw.Draw(ref).text((x, 6), text, fill=MUTED, font=font(size), anchor=anchor)
+        ref = np.asarray(ref).astype(int)
+        ours = np.asarray(Image.new("RGB", (700, 40), BG)).copy()
+        draw_text(ours, (x, 6), text, MUTED, size, anchor)
+        diff = np.abs(ref - ours.astype(int)).max(2)
+        inked = (ref != np.asarray(BG)).any(2).sum()
+        assert inked > 20 and (diff > 0).sum() <= max(3, inked // 200) and diff.max() <= 8, text
+
+
+def test_no_sheet_is_written_when_some_samples_are_nan(tmp_path):
+    """Units are drawn while later samples are still being generated; NaN samples must still leave no file."""
+    from ganfix.scoring import NonFiniteSamples
+
+    class NanWhenUnit0Fires(nn.Module):
+        def forward(self, f):
+            img = torch.zeros(f.shape[0], 3, 32, 32)
+            img[f[:, 0, 0, 0] > 1.5] = float("nan")  # the top samples of unit 0
+            return img + 0 * f.mean()
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.feat, self.out = Feat(), NanWhenUnit0Fires()
+
+        def forward(self, z):
+            return self.out(self.feat(z))
+
+    gen = Generator(Model(), (4,), name="nan", device="cpu")
+    with pytest.raises(NonFiniteSamples, match="black"):
+        build_sheets(gen, "feat", tmp_path / "sheets", samples=200, batch_size=16, use_cache=False)
+    assert not list(tmp_path.rglob("*.png")) and not (tmp_path / "sheets" / "sheets.json").exists()
+
+
+def test_background_hands_over_items_errors_and_cleans_up():
+    from ganfix.background import Background
+
+    closed = []
+
+    def items(fail_at=None):
+        try:
+            for i in range(100):
+                if i == fail_at:
+                    raise ValueError("boom")
+                yield i
+        finally:
+            closed.append(True)
+
+    with Background(items(), ahead=2) as it:
+        assert list(it) == list(range(100))
+    with pytest.raises(ValueError, match="boom"):
+        with Background(items(fail_at=5)) as it:
+            assert [next(it) for _ in range(5)] == list(range(5))
+            next(it)
+    with Background(items(), ahead=1) as it:  # the caller stops early: the worker stops and the generator closes
+        next(it)
+    assert closed == [True, True, True]

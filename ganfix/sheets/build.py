@@ -7,6 +7,7 @@ A folder whose manifest has the same key (model fingerprint + every argument) is
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..background import Background
 from ..cache import cache_key
 from ..errors import UsageError
 from ..generator import Generator
@@ -25,11 +27,15 @@ from .html import index_html
 from .layout import group_sheet, unit_sheets
 from .overlay import render_tiles
 from .png import encode_png
-from .regen import regenerate
+from .regen import Regenerated, iter_regenerate, need_order
 
 SCHEMA = "ganfix.sheets/1"
 RENDER_VERSION = 8  # bump when the drawing or the HTML changes, so folders made by older code are redrawn
 MANIFEST = "sheets.json"
+# Samples per batch of the overlapped generator pass: small batches let drawing start sooner and end sooner
+# after the last batch, and their tensors are reused by the allocator instead of being mapped afresh
+# (on toyscenes layer4: a third of the page faults of batches of 64, and a shorter pass).
+REGEN_BATCH = 16
 Progress = Callable[[str, int, int], None]  # (stage, advance, total)
 
 
@@ -41,15 +47,33 @@ def auto_scale(image_size: int, target: int) -> int:
 class _Writer:
     """Encodes and writes PNGs on two background threads (zlib releases the GIL), so encoding overlaps
     with drawing the next unit. Atomic (temp file + rename) but not fsynced: sheets are re-drawn when
-    missing, and one fsync per PNG cost more than drawing it. The manifest, written last, is fsynced."""
+    missing, and one fsync per PNG cost more than drawing it. The manifest, written last, is fsynced.
+
+    Until `release()`, encoded files are held in memory, not written: sheets drawn while the generator
+    pass is still running reach the disk only once that pass has finished without NaN/Inf images."""
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ganfix-png")
         self.jobs = []
+        self.lock = threading.Lock()
+        self.held: Optional[list] = []
 
-    def __call__(self, path: Path, img) -> None:
-        arr = np.asarray(img.convert("RGB"))
-        self.jobs.append(self.pool.submit(lambda: atomic_write_bytes(path, encode_png(arr), durable=False)))
+    def __call__(self, path: Path, arr: np.ndarray) -> None:
+        self.jobs.append(self.pool.submit(self._encode_and_write, path, arr))
+
+    def _encode_and_write(self, path: Path, arr: np.ndarray) -> None:
+        data = encode_png(arr)
+        with self.lock:
+            if self.held is not None:
+                self.held.append((path, data))
+                return
+        atomic_write_bytes(path, data, durable=False)
+
+    def release(self) -> None:
+        with self.lock:
+            held, self.held = self.held or [], None
+        for path, data in held:
+            atomic_write_bytes(path, data, durable=False)
 
     def __enter__(self) -> "_Writer":
         return self
@@ -133,48 +157,64 @@ def build_sheets(
     order = ranking.order[:top] if top else ranking.order
     thresholds = stats.quantile(quantile)
     top_ids = {u: [int(i) for i in stats.topk.ids[u, :k] if i >= 0] for u in order}
-    n_ids = len({i for ids in top_ids.values() for i in ids})
-    regen = regenerate(gen, layer, top_ids, seed, batch_size, on_batch=lambda n: tick("generate", n, n_ids))
+    gen_order, _ = need_order(top_ids)
+    n_ids = len(gen_order)
+    position = {sid: i for i, sid in enumerate(gen_order)}
+    # Unit r can be drawn once this many samples exist (samples are generated in the order units need them).
+    needs = [1 + max((position[sid] for sid in top_ids[u]), default=-1) for u in order]
 
-    any_img = next(iter(regen.images.values()), None)
-    img_size = int(any_img.shape[-1]) if any_img is not None else 64
+    img_size = int(gen.image_shape[-1])
     # Tiles of about 128 px (at least 96: small images are enlarged by pixel repetition so people can see them);
     # the grouped sheets reuse the same tiles.
     s_unit = scale or auto_scale(img_size, 128)
     s_group = s_unit
     width = len(str(info.units - 1))
     units_meta, group_rows, groups = [], [], []
-    with _Writer() as write:
-        for rank, u in enumerate(order, 1):
-            thr = float(thresholds[u])
-            meta = {"unit": u, "rank": rank, "of": info.units, "by": by, "score": float(ranking.scores[u]),
-                    "top_max": float(stats.topk.values[u, 0]), "mean": float(stats.mean[u]), "rate": float(stats.rate[u]),
-                    "quantile": quantile, "threshold": thr, "ids": top_ids[u],
-                    "maxes": [float(v) for v in stats.topk.values[u, :len(top_ids[u])]],
-                    "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
-            ids = meta["ids"]
-            if ids:
-                images = torch.stack([regen.images[sid] for sid in ids])
-                # A vector unit (Linear layer) has no map: the samples alone, no mask or coverage.
-                maps = torch.stack([regen.maps[(u, sid)] for sid in ids]) if info.spatial else None
-                tiles, plain, coverage = render_tiles(images, maps, thr, s_unit)
-            else:
-                tiles = plain = torch.zeros(0, 3, img_size * s_unit, img_size * s_unit, dtype=torch.uint8)
-                coverage = [] if info.spatial else None
-            meta["spatial"] = info.spatial
-            meta["coverage"] = [round(c, 4) for c in coverage] if coverage is not None else None
-            sheet, plain_sheet, meta["boxes"] = unit_sheets(meta, tiles, plain, ids, meta["maxes"], coverage)
-            write(out / meta["file"], sheet)
-            # The same samples without the overlay, to judge the whole scene (the page's `o` key).
-            write(out / meta["plain"], plain_sheet)
-            units_meta.append(meta)
-            group_rows.append((meta, list(tiles)))
-            if len(group_rows) == group_size or rank == len(order):
-                name = f"groups/group-{len(groups) + 1:03d}.png"
-                write(out / name, group_sheet(group_rows))
-                groups.append({"file": name, "units": [m["unit"] for m, _ in group_rows]})
-                group_rows = []
-            tick("render", 1, len(order))
+
+    def draw(rank: int, u: int, regen: Regenerated, write: _Writer) -> None:
+        thr = float(thresholds[u])
+        meta = {"unit": u, "rank": rank, "of": info.units, "by": by, "score": float(ranking.scores[u]),
+                "top_max": float(stats.topk.values[u, 0]), "mean": float(stats.mean[u]), "rate": float(stats.rate[u]),
+                "quantile": quantile, "threshold": thr, "ids": top_ids[u],
+                "maxes": [float(v) for v in stats.topk.values[u, :len(top_ids[u])]],
+                "file": f"units/unit-{u:0{width}d}.png", "plain": f"units/unit-{u:0{width}d}-plain.png"}
+        ids = meta["ids"]
+        if ids:
+            images = torch.stack([regen.images[sid] for sid in ids])
+            # A vector unit (Linear layer) has no map: the samples alone, no mask or coverage.
+            maps = torch.stack([regen.maps[(u, sid)] for sid in ids]) if info.spatial else None
+            tiles, plain, coverage = render_tiles(images, maps, thr, s_unit)
+        else:
+            tiles = plain = np.zeros((0, img_size * s_unit, img_size * s_unit, 3), np.uint8)
+            coverage = [] if info.spatial else None
+        meta["spatial"] = info.spatial
+        meta["coverage"] = [round(c, 4) for c in coverage] if coverage is not None else None
+        sheet, plain_sheet, meta["boxes"] = unit_sheets(meta, tiles, plain, ids, meta["maxes"], coverage)
+        write(out / meta["file"], sheet)
+        # The same samples without the overlay, to judge the whole scene (the page's `o` key).
+        write(out / meta["plain"], plain_sheet)
+        units_meta.append(meta)
+        group_rows.append((meta, tiles))
+        if len(group_rows) == group_size or rank == len(order):
+            name = f"groups/group-{len(groups) + 1:03d}.png"
+            write(out / name, group_sheet(group_rows))
+            groups.append({"file": name, "units": [m["unit"] for m, _ in group_rows]})
+            group_rows.clear()
+        tick("render", 1, len(order))
+
+    # The generator pass runs on a worker thread (torch releases the GIL) while this thread draws each unit
+    # as soon as its samples exist; files reach the disk only after the pass ends without NaN/Inf images.
+    regen, drawn = Regenerated(), 0
+    with _Writer() as write, Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)),
+                                        name="ganfix-sheets-generate") as batches:
+        for batch_ids, regen in batches:
+            tick("generate", len(batch_ids), n_ids)
+            while drawn < len(order) and needs[drawn] <= len(regen.images):
+                draw(drawn + 1, order[drawn], regen, write)
+                drawn += 1
+        write.release()
+        for rank in range(drawn + 1, len(order) + 1):  # units with no samples
+            draw(rank, order[rank - 1], regen, write)
 
     manifest = {"schema": SCHEMA, "key": key, "model": {"name": gen.name, "fingerprint": gen.fingerprint},
                 "layer": layer, "shape": list(info.shape), "by": by, "samples": samples, "seed": seed, "k": k,

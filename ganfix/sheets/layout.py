@@ -1,4 +1,4 @@
-"""Compose rendered tiles into contact-sheet images (PIL), with captions. Dark, quiet backgrounds so
+"""Compose rendered tiles into contact-sheet images (uint8 [H, W, 3] arrays), with captions. Dark, quiet backgrounds so
 the images and the amber outlines carry the attention."""
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+
+from .text import draw_text, font  # noqa: F401  (font: re-exported for other sheet makers)
 
 BG = (28, 29, 32)
 PANEL = (40, 42, 47)
@@ -16,10 +18,16 @@ ACCENT = (255, 214, 0)
 GAP = 6
 
 
-@lru_cache(maxsize=None)
-def font(size: int) -> ImageFont.ImageFont:
-    # Pillow's bundled scalable font: no dependency on system fonts.
-    return ImageFont.load_default(size=size)
+@lru_cache(maxsize=32)
+def _blank(h: int, w: int) -> np.ndarray:
+    arr = np.broadcast_to(np.asarray(BG, np.uint8), (h, w, 3)).copy()
+    arr.flags.writeable = False
+    return arr
+
+
+def blank(h: int, w: int) -> np.ndarray:
+    """A background-coloured uint8 [h, w, 3] image (a copy of a cached one: filling by broadcast is ~25× slower)."""
+    return _blank(h, w).copy()
 
 
 def to_pil(tile: torch.Tensor) -> Image.Image:
@@ -41,91 +49,70 @@ def stats_line(info: dict) -> str:
                else f"mask: act >= q{info['quantile']:g} = {info['threshold']:.3g}"))
 
 
-def unit_sheet(info: dict, tiles: list[dict], cols: int = 5) -> tuple[Image.Image, list[list[int]]]:
-    """info: unit statistics; tiles: [{"tile": uint8 [3,S,S], "id": int, "max": float, "coverage": float}].
-
-    Returns the sheet and each tile's box [x, y, w, h] (recorded in the manifest for tools and tests)."""
-    size = tiles[0]["tile"].shape[-1] if tiles else 64
-    sheet, draw, boxes = _frame(info, len(tiles), size, cols)
-    draw.text((GAP + 2, 32), stats_line(info), fill=MUTED, font=font(13))
-    for t, (x, y, _, _) in zip(tiles, boxes):
-        sheet.paste(to_pil(t["tile"]), (x, y))
-        _caption(draw, x, y, size, t["id"], t["max"], t["coverage"])
-    return sheet, boxes
-
-
-def _frame(info: dict, k: int, size: int, cols: int) -> tuple[Image.Image, ImageDraw.ImageDraw, list[list[int]]]:
-    """A unit sheet's empty frame for k tiles of `size` px in `cols` columns, its title drawn: (image, draw, each
-    tile's box [x, y, w, h])."""
+def _frame(info: dict, k: int, size: int, cols: int) -> tuple[np.ndarray, list[list[int]]]:
+    """A unit sheet's empty frame for k tiles of `size` px in `cols` columns, its title drawn: (uint8 [H, W, 3],
+    each tile's box [x, y, w, h])."""
     rows = max(1, -(-max(k, 1) // cols))
     cap_h, head_h = 20, 52
-    frame = Image.new("RGB", (GAP + cols * (size + GAP), head_h + rows * (size + cap_h + GAP) + GAP), BG)
-    draw = ImageDraw.Draw(frame)
-    draw.text((GAP + 2, 6), f"unit {info['unit']}", fill=TEXT, font=font(22))
+    frame = blank(head_h + rows * (size + cap_h + GAP) + GAP, GAP + cols * (size + GAP))
+    draw_text(frame, (GAP + 2, 6), f"unit {info['unit']}", TEXT, 22)
     if not k:
-        draw.text((GAP + 2, head_h + 10), "no samples", fill=MUTED, font=font(14))
+        draw_text(frame, (GAP + 2, head_h + 10), "no samples", MUTED, 14)
     boxes = [[GAP + (i % cols) * (size + GAP), head_h + (i // cols) * (size + cap_h + GAP), size, size] for i in range(k)]
-    return frame, draw, boxes
+    return frame, boxes
 
 
-def _caption(draw: ImageDraw.ImageDraw, x: int, y: int, size: int, sample: int, top: float, cov: float | None) -> None:
+def _caption(img: np.ndarray, x: int, y: int, size: int, sample: int, top: float, cov: float | None) -> None:
     """Under a tile: its sample id on the left, its max activation (and coverage) on the right."""
-    draw.text((x + 1, y + size + 3), f"#{sample}", fill=MUTED, font=font(12))
+    draw_text(img, (x + 1, y + size + 3), f"#{sample}", MUTED, 12)
     right = f"max {top:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
-    draw.text((x + size - 1, y + size + 3), right, fill=MUTED, font=font(12), anchor="ra")
+    draw_text(img, (x + size - 1, y + size + 3), right, MUTED, 12, anchor="ra")
 
 
-def unit_sheets(info: dict, tiles: torch.Tensor, plain: torch.Tensor, ids: list[int], maxes: list[float],
-                coverage: list[float] | None, cols: int = 5) -> tuple[Image.Image, Image.Image, list[list[int]]]:
-    """Both sheets of one unit at once (overlay and plain), sharing one frame of captions: the same
-    layout as `unit_sheet`, composed with array slicing instead of one paste per tile.
+def unit_sheets(info: dict, tiles: np.ndarray, plain: np.ndarray, ids: list[int], maxes: list[float],
+                coverage: list[float] | None, cols: int = 5) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Both sheets of one unit at once (overlay and plain), sharing one frame of captions, composed with
+    array slicing.
 
-    tiles, plain: uint8 [k, 3, S, S]. Returns (overlay sheet, plain sheet, each tile's box [x, y, w, h])."""
+    tiles, plain: channels-last uint8 [k, S, S, 3]. Returns (overlay sheet, plain sheet, each tile's box [x, y, w, h]);
+    the sheets are uint8 [H, W, 3]."""
     k = int(tiles.shape[0])
-    size = int(tiles.shape[-1]) if k else 64
-    frame, draw, boxes = _frame(info, k, size, cols)
+    size = int(tiles.shape[1]) if k else 64
+    base, boxes = _frame(info, k, size, cols)
     for i, (x, y, _, _) in enumerate(boxes):
-        _caption(draw, x, y, size, ids[i], maxes[i], None if coverage is None else coverage[i])
-    base = np.asarray(frame)
+        _caption(base, x, y, size, ids[i], maxes[i], None if coverage is None else coverage[i])
     sheets = []
     for variant, overlay_flag in ((tiles, None), (plain, False)):
         arr = base.copy()
-        if k:
-            hwc = variant.permute(0, 2, 3, 1).numpy()
-            for i, (x, y, _, _) in enumerate(boxes):
-                arr[y:y + size, x:x + size] = hwc[i]
-        img = Image.fromarray(arr, "RGB")
+        for i, (x, y, _, _) in enumerate(boxes):
+            arr[y:y + size, x:x + size] = variant[i]
         line = info if overlay_flag is None or info.get("spatial") is False else {**info, "overlay": False}
-        ImageDraw.Draw(img).text((GAP + 2, 32), stats_line(line), fill=MUTED, font=font(13))
-        sheets.append(img)
+        draw_text(arr, (GAP + 2, 32), stats_line(line), MUTED, 13)
+        sheets.append(arr)
     return sheets[0], sheets[1], boxes
 
 
-def label_panel(draw: ImageDraw.ImageDraw, info: dict, y: int, size: int, label_w: int) -> None:
-    """A grouped sheet's row label: the unit, then as many of its figures as fit the row's height."""
-    draw.rectangle([GAP, y, label_w - 1, y + size - 1], fill=PANEL)
-    draw.text((GAP + 8, y + 6), f"unit {info['unit']}", fill=TEXT, font=font(18))
+def label_panel(img: np.ndarray, info: dict, y: int, size: int, label_w: int) -> None:
+    """A grouped sheet's row label (uint8 [H, W, 3], drawn in place): the unit, then as many of its figures as fit
+    the row's height."""
+    img[y:y + size, GAP:label_w] = PANEL
+    draw_text(img, (GAP + 8, y + 6), f"unit {info['unit']}", TEXT, 18)
     lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
     step = max(11, min(16, (size - 32) // len(lines)))
     for j, line in enumerate(lines):
         if 30 + j * step + 11 <= size:
-            draw.text((GAP + 8, y + 30 + j * step), line, fill=MUTED, font=font(min(12, step - 1)))
+            draw_text(img, (GAP + 8, y + 30 + j * step), line, MUTED, min(12, step - 1))
 
 
-def group_sheet(rows: list[tuple[dict, list[torch.Tensor]]], label_w: int = 150) -> Image.Image:
-    """One row per unit: a label panel, then its tiles in one line."""
-    size = rows[0][1][0].shape[-1] if rows and rows[0][1] else 64
+def group_sheet(rows: list[tuple[dict, np.ndarray]], label_w: int = 150) -> np.ndarray:
+    """One row per unit: a label panel, then its tiles (uint8 [k, S, S, 3]) in one line. Returns uint8 [H, W, 3]."""
+    size = rows[0][1][0].shape[0] if rows and len(rows[0][1]) else 64
     k = max((len(t) for _, t in rows), default=1)
-    width = label_w + GAP + k * (size + GAP)
-    height = GAP + len(rows) * (size + GAP)
-    sheet = Image.new("RGB", (width, height), BG)
-    draw = ImageDraw.Draw(sheet)
-    for r, (info, _tiles) in enumerate(rows):
-        label_panel(draw, info, GAP + r * (size + GAP), size, label_w)
-    arr = np.array(sheet)
-    for r, (_info, tiles) in enumerate(rows):
+    arr = blank(GAP + len(rows) * (size + GAP), label_w + GAP + k * (size + GAP))
+    for r, (info, tiles) in enumerate(rows):
         y = GAP + r * (size + GAP)
+        label_panel(arr, info, y, size, label_w)
         for i, tile in enumerate(tiles):
             x = label_w + GAP + i * (size + GAP)
-            arr[y:y + size, x:x + size] = tile.permute(1, 2, 0).numpy()
-    return Image.fromarray(arr, "RGB")
+            arr[y:y + size, x:x + size] = tile
+    return arr
