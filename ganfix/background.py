@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -20,6 +20,8 @@ class Background:
         self._items = items
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
         self._stop = threading.Event()
+        self._finished = False
+        self.failed = threading.Event()  # set as soon as the iterator raised: the caller can stop its own work early
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
 
     def _put(self, item) -> bool:
@@ -38,6 +40,7 @@ class Background:
                 if not self._put((True, item)):
                     return
         except BaseException as exc:  # noqa: BLE001 — handed to the caller, which re-raises it
+            self.failed.set()
             self._put((False, exc))
             return
         finally:
@@ -46,18 +49,24 @@ class Background:
                 close()
         self._put((True, _DONE))
 
-    def __enter__(self) -> Iterator[T]:
+    def __enter__(self) -> "Background":
         self._thread.start()
-        return self._iterate()
+        return self
 
-    def _iterate(self) -> Iterator[T]:
-        while True:
-            ok, item = self._queue.get()
-            if not ok:
-                raise item
-            if item is _DONE:
-                return
-            yield item
+    def __iter__(self) -> "Background":
+        return self
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        ok, item = self._queue.get()
+        if not ok or item is _DONE:
+            self._finished = True
+        if not ok:
+            raise item
+        if item is _DONE:
+            raise StopIteration
+        return item
 
     def __exit__(self, *exc) -> None:
         self._stop.set()

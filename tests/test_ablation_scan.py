@@ -33,6 +33,7 @@ def test_scan_puts_planted_units_first(planted_gen, planted_real):
     assert part.ranking().order[:2] == [9, 3] and part.delta(0) is None
 
 
+@pytest.mark.slow  # a single-unit ablation scan through the CLI
 def test_rank_cli_by_ablation(planted_gen, planted_real):
     register_test_extractor()
     res = runner.invoke(app, ["rank", SPEC, "--layer", "features", "--samples", "200", "--by", "ablation",

@@ -239,6 +239,7 @@ def test_a_batch_loop_generator_is_refused_exit_2_and_leaves_no_files(models, tm
     assert not out.exists()
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: seconds
 def test_an_export_traced_at_a_fixed_batch_fails_verification(models, tmp_path, monkeypatch):
     """Issue 11 item 11: a program fixed at batch 2 must not pass as verified (it cannot run batch 1, 3, 16)."""
     import ganfix.exporting as export_mod
@@ -257,6 +258,7 @@ def test_an_export_traced_at_a_fixed_batch_fails_verification(models, tmp_path, 
     assert not out.exists()
 
 
+@pytest.mark.slow  # exports and verifies in fresh processes: seconds
 def test_a_mismatching_export_exits_1_and_leaves_no_files(models, tmp_path, annotation_file):
     ann_path = annotation_file(load_generator(f"{models}:noisy", device="cpu"), "net.1", [3])
     out = tmp_path / "run"

@@ -171,6 +171,7 @@ def test_known_fid_layers_match_torch_fidelity():
         assert FEATURE_EXTRACTORS_REGISTRY[name].get_default_feature_layer_for_metric("fid") == entry.feature_layer
 
 
+@pytest.mark.slow  # two fresh ganfix processes: ~10 s
 def test_cached_score_imports_no_torch_fidelity(tmp_path):
     """A second `ganfix score` whose results are cached never imports torch-fidelity (nor torchvision)."""
     env = {**os.environ, "GANFIX_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

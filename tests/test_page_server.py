@@ -172,6 +172,7 @@ def test_token_and_host_still_required(srv):
     assert counter.n == 0
 
 
+@pytest.mark.slow  # waits out the server's header deadline
 def test_trickled_headers_are_cut_off(srv):
     """Header lines sent just within the socket timeout each: the connection deadline still ends it."""
     server, counter = srv

@@ -14,7 +14,7 @@ from ganfix.pages import PageServer
 from ganfix.pages.paint import PaintSession, paint_page
 from paint_helpers import best_row, cells_of, pixels, toy_painting
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds per test
 
 
 def image_png(page) -> bytes:

@@ -119,6 +119,7 @@ def ann_file(gen, annotation_file):
     return annotation_file(gen, "features", PLANTED_UNITS, text="checker blotch")
 
 
+@pytest.mark.slow  # the whole repair command end to end, export verified in fresh processes
 def test_cli_repair_writes_report(gen, real_folder, ann_file, tmp_path):
     register_test_extractor()
     out = tmp_path / "out"

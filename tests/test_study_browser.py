@@ -16,7 +16,7 @@ from ganfix.pages.study import StudySession, study_page
 from ganfix.study import rater_plan
 from study_helpers import tiny_study
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium: seconds per test
 
 KEYS = ["ArrowLeft", "ArrowRight", "1", "2", "Space", "ArrowLeft", "2", "ArrowRight", "1", "ArrowLeft"]
 CHOICE = {"ArrowLeft": "left", "1": "left", "ArrowRight": "right", "2": "right", "Space": "skip"}
@@ -59,7 +59,6 @@ def test_ten_pairs_by_keyboard_then_reload_resumes(browser, tmp_path):
         assert done(page) == 12 and not errors
 
 
-@pytest.mark.slow
 def test_a_killed_server_keeps_the_answer(browser, tmp_path):
     spec, ann, st = tiny_study(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "ganfix.cli.app", "study", str(spec), "-a", str(ann), "--out", str(st.dir),

@@ -209,7 +209,7 @@ def build_sheets(
                                         name="ganfix-sheets-generate") as batches:
         for batch_ids, regen in batches:
             tick("generate", len(batch_ids), n_ids)
-            while drawn < len(order) and needs[drawn] <= len(regen.images):
+            while drawn < len(order) and needs[drawn] <= len(regen.images) and not batches.failed.is_set():
                 draw(drawn + 1, order[drawn], regen, write)
                 drawn += 1
         write.release()

@@ -40,8 +40,8 @@ def need_order(unit_ids: dict[int, list[int]]) -> tuple[list[int], dict[int, lis
 def iter_regenerate(gen: Generator, layer: str, unit_ids: dict[int, list[int]], seed: int,
                     batch_size: int = 64) -> Iterator[tuple[list[int], Regenerated]]:
     """Yield (this batch's sample ids, everything generated so far) after each batch. NaN/Inf images are
-    refused (NonFiniteSamples) after the last batch, before the iterator ends, so a caller that writes
-    only once the iterator is exhausted never writes sheets of such images."""
+    refused (NonFiniteSamples) as soon as a batch has one, naming those generated so far, so a caller that
+    writes only once the iterator is exhausted never writes sheets of such images."""
     order, wanted = need_order(unit_ids)
     done = Regenerated()
     bad: list[int] = []  # NaN/Inf images would be drawn as black tiles
@@ -58,10 +58,10 @@ def iter_regenerate(gen: Generator, layer: str, unit_ids: dict[int, list[int]], 
                 done.images[sid] = out[row]
                 for unit in wanted[sid]:
                     done.maps[(unit, sid)] = acts[row, unit].clone()
-            if lo + batch_size >= len(order) and bad:
+            if bad:
                 from ..scoring import check_finite_images
 
-                check_finite_images(gen.name, len(order), seed, bad, "contact sheets of such images would be black")
+                check_finite_images(gen.name, lo + len(ids), seed, bad, "contact sheets of such images would be black")
             yield ids, done
 
 
