@@ -34,8 +34,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganfix.dissect import IoUStat, dissect_counts, layer_thresholds
-from ganfix.dissect.upsample import upsample_units
+from ganfix.dissection import IoUStat, dissect_counts, layer_thresholds
+from ganfix.dissection.upsample import upsample_units
 from ganfix.generator import Generator, load_generator
 from ganfix.hooks import Trace
 from ganfix.segmenters import checked_segment
@@ -50,7 +50,7 @@ def contenders(args):
         return load_generator(args.gen, device="cpu"), load_segmenter(args.segmenter)
     if not args.synthetic and "toyscenes" in builtin_generators() and "toyscenes" in builtin_segmenters():
         return load_generator("toyscenes", device="cpu"), load_segmenter("toyscenes")
-    from ganfix.dissect.synthetic import BlobSegmenter
+    from ganfix.dissection.synthetic import BlobSegmenter
     from ganfix.models import ProGAN
 
     torch.manual_seed(0)

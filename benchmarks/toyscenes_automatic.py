@@ -24,7 +24,7 @@ from ganfix.generator import load_generator  # noqa: E402
 from ganfix.patch import Patch  # noqa: E402
 from ganfix.ranking.automatic import rank_automatic  # noqa: E402
 from ganfix.real_data import RealSource  # noqa: E402
-from ganfix.repair.sequential import sequential_repair  # noqa: E402
+from ganfix.repairing.sequential import sequential_repair  # noqa: E402
 from ganfix.scoring import score_repair  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -196,7 +196,7 @@ def sensitivity(cfg, gen, table, log) -> dict:
 
 def layers(cfg, gen, seg, log) -> dict:
     from ganfix.workflow.dissect import spatial_layers
-    from ganfix.dissect import Criteria, dissect
+    from ganfix.dissection import Criteria, dissect
 
     c = cfg["dissect"]
     names = c.get("layers") or spatial_layers(gen)
@@ -218,13 +218,13 @@ def layers(cfg, gen, seg, log) -> dict:
 
 
 def ace(cfg, gen, seg, dis, log) -> dict:
-    from ganfix.dissect import average_causal_effect, insertion_values, select_by_ace, single_unit_ace
+    from ganfix.dissection import average_causal_effect, insertion_values, select_by_ace, single_unit_ace
     from ganfix.segmenters import class_index
 
     c = cfg["ace"]
     layer = c["layer"]
     if dis is None or layer not in dis:
-        from ganfix.dissect import dissect
+        from ganfix.dissection import dissect
 
         dis = dissect(gen, [layer], seg, cfg["dissect"]["samples"], cfg["dissect"]["seed"], 32, cfg["dissect"]["levels"])
     d = dis[layer]
@@ -252,8 +252,8 @@ def ace(cfg, gen, seg, dis, log) -> dict:
 
 
 def context(cfg, gen, seg, ace_out, log) -> tuple[dict, dict]:
-    from ganfix.dissect import insertion_sweep
-    from ganfix.dissect.intervals import context_intervals
+    from ganfix.dissection import insertion_sweep
+    from ganfix.dissection.intervals import context_intervals
 
     c = cfg["context"]
     layer = cfg["ace"]["layer"]

@@ -12,13 +12,10 @@ Python API (the CLI is a thin layer over it; each workflow returns a result obje
         images = gen.generate(range(8), seed=0)
 """
 # Imports are lazy (PEP 562): `import ganfix` and the CLI's start-up (`ganfix --help`) do not import torch; each
-# name below is imported on first use. ganfix.check, ganfix.dissect and ganfix.repair are both subpackages and
-# workflow functions: the name means the function. Importing such a subpackage normally binds it as the package's
-# attribute; _Package drops that binding, so the name keeps resolving to the function. (The export machinery is the
-# package ganfix.exporting, so `ganfix.export` is only ever the function.)
+# name below is imported on first use. The workflow functions' names belong to no subpackage (the machinery lives in
+# ganfix.checking, ganfix.dissection, ganfix.repairing and ganfix.exporting), so `ganfix.check` & co. are always
+# the functions, whatever else has been imported.
 import importlib as _importlib
-import sys as _sys
-import types as _types
 
 _NAMES = {
     "defaults": (".defaults", None),
@@ -35,7 +32,6 @@ _NAMES = {
     **{name: (".workflow", name) for name in ("AceReport", "CheckResult", "Dissection", "Export", "RepairResult", "Score",
                                                "ace", "check", "dissect", "export", "rank", "repair", "score")},
 }
-_FUNCTIONS_OVER_SUBPACKAGES = {"check", "dissect", "repair"}
 
 
 def __getattr__(name: str):
@@ -51,15 +47,6 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_NAMES))
 
-
-class _Package(_types.ModuleType):
-    def __setattr__(self, name: str, value) -> None:
-        if name in _FUNCTIONS_OVER_SUBPACKAGES and isinstance(value, _types.ModuleType):
-            return  # a subpackage being imported: `ganfix.<name>` stays the workflow function (sys.modules has the package)
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0"
 

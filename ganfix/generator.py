@@ -158,8 +158,8 @@ class Generator:
             far = 10 * (hi - lo)  # unclamped outputs overshoot a little (an untrained ProGAN: −2.3…3.4); 0…255 does not
             if finite.numel() and (float(finite.min()) < lo - far or float(finite.max()) > hi + far):
                 raise UsageError(f"{self.name} outputs values in {float(finite.min()):.4g}…{float(finite.max()):.4g}, far outside "
-                                 f"the output range {lo:g},{hi:g}; pass the range its images use with --output-range "
-                                 "(e.g. --output-range 0,255)")
+                                 f"the output range {lo:g},{hi:g}; pass the range its images use as output_range= "
+                                 "(e.g. output_range=0,255)")
             self._image_shape = (int(shape[0]), int(shape[1]), int(shape[2]))
             _remember("image_shape", self._shapes_key("image_shape"), list(self._image_shape))
         return self._image_shape

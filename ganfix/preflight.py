@@ -67,7 +67,7 @@ def check_cache_writable(use_cache: bool = True) -> None:
     try:
         check_output_dir(root, "cache folder")
     except UsageError as exc:
-        raise UsageError(f"{exc}; set GANFIX_CACHE to a writable folder, or pass --no-cache") from None
+        raise UsageError(f"{exc}; set GANFIX_CACHE to a writable folder, or pass use_cache=False") from None
 
 
 def check_at_least(value: int | None, option: str, minimum: int) -> None:

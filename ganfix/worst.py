@@ -60,7 +60,7 @@ def worst_samples(gen: Generator, layer: str, real: RealSource | None = None, fe
     from .ranking.rare import activation_frequency
 
     if n < 1 or n > samples:
-        raise UsageError(f"--worst must be between 1 and --samples {samples}, got {n}")
+        raise UsageError(f"n={n} must be between 1 and samples={samples}")
     if units_per_sample < 1:
         raise UsageError(f"units_per_sample must be at least 1, got {units_per_sample}")
     auto = rank_automatic(gen, layer, "artifact", real, features, samples, seed, None, inception_weights,

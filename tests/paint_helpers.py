@@ -17,7 +17,7 @@ def toy_painting(sample: int = 0):
 
 def cells_of(painting, class_name: str) -> list[list[int]]:
     """Grid cells whose footprint is mostly `class_name` in the unedited image."""
-    from ganfix.dissect.ace import majority_class
+    from ganfix.dissection.ace import majority_class
 
     seg = painting.segmenter
     img = painting.render([])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ganfix.dissect.synthetic import BlobSegmenter, synthetic_generator
+from ganfix.dissection.synthetic import BlobSegmenter, synthetic_generator
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from ganfix.cli.app import app
-from ganfix.dissect import (average_causal_effect, insertion_sweep, insertion_values, optimize_unit_mask,
+from ganfix.dissection import (average_causal_effect, insertion_sweep, insertion_values, optimize_unit_mask,
                             select_by_ace, select_by_mask, single_unit_ace)
-from ganfix.dissect.ace import class_fraction
+from ganfix.dissection.ace import class_fraction
 from synthetic_fixtures import gen, seg  # noqa: F401  (pytest fixtures)
 
 DOOR = 1
@@ -58,7 +58,7 @@ def factory(tmp_path):
     p.write_text(textwrap.dedent("""
         import torch
         from torch import nn
-        from ganfix.dissect.synthetic import SyntheticBlobs, BlobSegmenter
+        from ganfix.dissection.synthetic import SyntheticBlobs, BlobSegmenter
         def make(): return SyntheticBlobs()
         def seg(): return BlobSegmenter()
         class Wrong:

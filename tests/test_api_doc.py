@@ -59,6 +59,7 @@ def test_issue_snippet_prints_a_repair_summary(capsys):
 def test_library_errors_name_parameters_and_the_cli_names_flags():
     import ganfix
     from ganfix.cli.common import flag_message
+    from ganfix.worst import worst_samples
 
     gen = ganfix.load_generator("toyscenes")
     with pytest.raises(ganfix.UsageError, match=r"pool=50 must be at least samples=100"):
@@ -68,6 +69,10 @@ def test_library_errors_name_parameters_and_the_cli_names_flags():
     assert flag_message("use features='toyscenes' or force=True; key=v", flags) == \
         "use --features toyscenes or --force; key=v"
     assert flag_message("samples must be at least 1, got 0; pool=3", flags) == "--samples must be at least 1, got 0; --pool 3"
+    # a library switch that is off (use_cache=False) is the CLI's negative flag
+    assert flag_message("or pass use_cache=False", {"no_cache": "--no-cache"}) == "or pass --no-cache"
+    with pytest.raises(ganfix.UsageError, match=r"n=0 must be between 1 and samples=50"):
+        worst_samples(gen, "layer4", None, "toyscenes", samples=50, n=0)
 
 
 def test_workflow_names_stay_functions_after_submodule_imports():
@@ -75,8 +80,8 @@ def test_workflow_names_stay_functions_after_submodule_imports():
 
     import ganfix
 
-    for mod in ("ganfix.exporting", "ganfix.repair.report", "ganfix.dissect.report", "ganfix.dissect.tiles",
-                "ganfix.check.outputs", "ganfix.check.metrics"):
+    for mod in ("ganfix.exporting", "ganfix.repairing.report", "ganfix.dissection.report", "ganfix.dissection.tiles",
+                "ganfix.checking.outputs", "ganfix.checking.metrics"):
         importlib.import_module(mod)
     assert all(callable(getattr(ganfix, n)) for n in ("rank", "repair", "export", "dissect", "ace", "check", "score"))
     assert os.path.basename(ganfix.defaults.__file__) == "defaults.py"

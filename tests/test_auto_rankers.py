@@ -144,7 +144,7 @@ def test_cli_worst_json_and_sheet(real_folder, features, tmp_path):
 
 
 def test_sequential_repair_finds_the_planted_layer_first(gen, real_folder, features):
-    from ganfix.repair.sequential import sequential_repair
+    from ganfix.repairing.sequential import sequential_repair
 
     real = RealSource.from_spec(str(real_folder), resolution=16)
     res = sequential_repair(gen, ["layer4", "layer5"], real, features, per_layer=3, samples=POOL, seed=0,

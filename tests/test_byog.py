@@ -230,7 +230,7 @@ def test_check_config_needs_real_for_non_builtins(files, tmp_path, monkeypatch):
     base = f'generator = "{MODELS}:dcgan"\nweights = "{files / "dcgan_ckpt.pt"}"\nfeatures = "ext.py:features"\n'
     (tmp_path / "ganfix.toml").write_text(base + "samples = 20\n[gates]\nmax_fid = 10\n")
     one_line_error(runner.invoke(app, ["check"]), "missing key 'real'", "not a built-in generator")
-    from ganfix.check.config import load_config
+    from ganfix.checking.config import load_config
 
     (tmp_path / "ganfix.toml").write_text(base + f'real = "{files / "real32"}"\nsamples = 20\n[gates]\nmax_fid = 10\n')
     cfg = load_config(tmp_path / "ganfix.toml")

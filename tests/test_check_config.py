@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ganfix.check.config import DEFAULT_SAMPLES, find_config, load_config
+from ganfix.checking.config import DEFAULT_SAMPLES, find_config, load_config
 from ganfix.cli.app import app
 from cli_helpers import one_line_error, runner
 from ganfix.errors import UsageError
@@ -118,7 +118,7 @@ def test_other_config_errors_exit_2(tmp_path):
 def test_shipped_example_config_is_valid_and_points_at_the_shipped_set():
     from pathlib import Path
 
-    from ganfix.check.config import load_config
+    from ganfix.checking.config import load_config
 
     root = Path(__file__).resolve().parent.parent
     cfg = load_config(root / "docs" / "ganfix-toyscenes.toml")

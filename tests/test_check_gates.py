@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ganfix.check.config import parse_config
-from ganfix.check.gates import (gate_baseline, gate_max_fid, gate_max_kid, gate_patch_beats_random, read_baseline,
+from ganfix.checking.config import parse_config
+from ganfix.checking.gates import (gate_baseline, gate_max_fid, gate_max_kid, gate_patch_beats_random, read_baseline,
                                 relative_vs_random, run_check)
-from ganfix.check.outputs import github_error_lines, junit_xml, step_summary_markdown
+from ganfix.checking.outputs import github_error_lines, junit_xml, step_summary_markdown
 from ganfix.errors import UsageError
 
 

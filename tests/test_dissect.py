@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganfix.dissect import IoUStat, dissect, dissect_counts, layer_thresholds, require_spatial
+from ganfix.dissection import IoUStat, dissect, dissect_counts, layer_thresholds, require_spatial
 from ganfix.errors import UsageError
 from ganfix.generator import Generator
 from ganfix.segmenters import checked_segment, class_index
@@ -140,7 +140,7 @@ def test_layer_without_spatial_maps_is_refused():
 
 @pytest.mark.parametrize("bins", [2048, 7])  # 7 bins: almost every value shares a bin with a threshold
 def test_level_counts_are_exact(bins):
-    from ganfix.dissect.level_counts import LevelCounter
+    from ganfix.dissection.level_counts import LevelCounter
 
     g = torch.Generator().manual_seed(0)
     C = 5
@@ -163,7 +163,7 @@ def test_level_counts_are_exact(bins):
 def test_matmul_upsampling_matches_interpolate():
     import torch.nn.functional as F
 
-    from ganfix.dissect.upsample import upsample_units
+    from ganfix.dissection.upsample import upsample_units
 
     for h, H in [(4, 64), (8, 64), (16, 64), (5, 13), (8, 8)]:
         a = torch.randn(3, 4, h, h)

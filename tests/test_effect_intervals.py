@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganfix.dissect import average_causal_effect, insertion_sweep
-from ganfix.dissect.intervals import ace_intervals, context_intervals
+from ganfix.dissection import average_causal_effect, insertion_sweep
+from ganfix.dissection.intervals import ace_intervals, context_intervals
 from ganfix.segmenters import class_index
 from synthetic_fixtures import gen, seg  # noqa: F401  (pytest fixtures)
 

@@ -141,7 +141,7 @@ configs = st.fixed_dictionaries(
 
 
 def _load(path: Path):
-    from ganfix.check.config import load_config
+    from ganfix.checking.config import load_config
 
     try:
         return load_config(path)

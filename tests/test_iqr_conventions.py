@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from ganfix.dissect import Criteria, IoUStat, LayerDissection, dissect, quantile_fractions
-from ganfix.dissect.result import admissible_levels
-from ganfix.dissect.run import layer_thresholds
+from ganfix.dissection import Criteria, IoUStat, LayerDissection, dissect, quantile_fractions
+from ganfix.dissection.result import admissible_levels
+from ganfix.dissection.run import layer_thresholds
 from synthetic_fixtures import gen, seg  # noqa: F401  (pytest fixtures)
 
 

@@ -300,7 +300,7 @@ def test_a_misfit_real_image_beyond_the_first_ones_checked_is_refused_too(tmp_pa
 def test_check_config_takes_image_shape_weights_key_and_strip_prefix(tmp_path):
     """ganfix.toml had no image_shape/weights_key/strip_prefix: a flat-output generator, or a checkpoint whose
     generator sits under an unusual key or prefix, could be ranked and repaired but never gated in CI."""
-    from ganfix.check.config import load_config
+    from ganfix.checking.config import load_config
 
     models = write_models(tmp_path)
     torch.manual_seed(0)

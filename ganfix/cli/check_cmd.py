@@ -20,7 +20,7 @@ def say_found_config(given, cfg) -> None:
 
 def github_outputs(result) -> None:
     """On GitHub Actions: the job summary, and `::error::` lines on stderr (stdout stays clean for --json)."""
-    from ..check.outputs import append_step_summary
+    from ..checking.outputs import append_step_summary
 
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
@@ -43,7 +43,7 @@ def check(
     json_output: bool = JsonOpt,
 ) -> None:
     """Score the configured generator and evaluate the quality gates from ganfix.toml."""
-    from ..check.outputs import gate_table
+    from ..checking.outputs import gate_table
     from ..workflow.check import check as run_check, load_check_config
 
     preflight(files=((junit, "--junit"), (write_baseline, "--write-baseline")))

@@ -53,6 +53,7 @@ def cli_progress(description: str, total: int):
 # samples=100`); a command shows them as its flags (`--bootstrap must be …`, `--pool 50 must be at least --samples 100`). The flags come from the command's own
 # options; LIBRARY_NAMES maps the few library parameter names that differ from the command's parameter names.
 LIBRARY_NAMES = {"selection": "select", "formats": "export_format", "layers": "sequential"}
+NEGATED = {"use_cache": "no_cache"}  # library flag=False ↔ a CLI switch that turns it off
 _LEADING_NAME = re.compile(r"(^|; )([a-z][a-z0-9_]*)(?= must )")
 _PARAM_REF = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()'\"]*)")
 
@@ -73,6 +74,8 @@ def flag_message(message: str, flags: dict[str, str]) -> str:
 
     def sub(m: re.Match) -> str:
         name, value = m.group(1), m.group(2).strip("'\"")
+        if name in NEGATED and value == "False" and NEGATED[name] in flags:
+            return flags[NEGATED[name]]
         flag = flags.get(LIBRARY_NAMES.get(name, name))
         if flag is None:
             return m.group(0)

@@ -1,4 +1,4 @@
-"""`ganfix repair --sequential L1,L2,…`: parse, call ganfix.repair.sequential, render (table / JSON / report.json)."""
+"""`ganfix repair --sequential L1,L2,…`: parse, call ganfix.repairing.sequential, render (table / JSON / report.json)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from .common import console_for, err_console, print_json
 def run_sequential(g, layers: str, out: Path, features, real, real_seed: int, inception_weights, by: str,
                    per_layer: int, samples: int, seed: int, eval_seed, artifact_fraction: float, random_draws: int,
                    batch_size: int, json_output: bool) -> None:
-    from ..repair.sequential import run_sequential as sequential
+    from ..repairing.sequential import run_sequential as sequential
 
     result = sequential(g, layers, out, real, features, real_seed, inception_weights, by, per_layer, samples, seed,
                         eval_seed, artifact_fraction, random_draws, batch_size,

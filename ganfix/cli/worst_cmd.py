@@ -14,9 +14,9 @@ from .common import (GenArg, GenOptions, JsonOpt, SeedOpt, console_for, err_cons
 from .scan_opts import ScanOptions, scan_options
 
 
-def show(g, report, worst_n: int, samples: int, seed: int, out: Optional[Path]) -> None:
+def show(g, report, n: int, samples: int, seed: int, out: Optional[Path]) -> None:
     console = console_for(False)
-    table = Table(title=f"{g.name} · {report.layer} · the {worst_n} worst of {samples} samples (seed {seed})")
+    table = Table(title=f"{g.name} · {report.layer} · the {n} worst of {samples} samples (seed {seed})")
     for col in ["sample", "score", "realism", "contribution", "units firing most (* artifact unit)"]:
         table.add_column(col, justify="left" if col.startswith("units") else "right")
     for r in report.rows:
@@ -38,7 +38,7 @@ def worst(
     layer: str = typer.Option(..., "--layer", "-l", help="Layer whose units are scored (see `ganfix layers GEN`)."),
     samples: int = typer.Option(2000, "--samples", "-n", help="Pool of seeded samples to search (and real images)."),
     seed: int = SeedOpt,
-    worst_n: int = typer.Option(16, "--worst", help="How many of the worst samples to list and draw."),
+    n: int = typer.Option(16, "--worst", help="How many of the worst samples to list and draw."),
     artifact_units: int = typer.Option(8, "--artifact-units", help="Count the top N units of the artifact ranking "
                                        "as artifact units (their firing is the 'unit contribution')."),
     units: Optional[str] = typer.Option(None, "--units", help="Use these artifact units instead, e.g. 5,6,24."),
@@ -61,7 +61,7 @@ def worst(
     real_src = None if no_real else open_real(g, scan_opts.real, scan_opts.real_seed, samples)
     with progress_bar(f"pool pass {layer}", samples, err_console) as bar:
         task = bar.add_task("pool", total=samples)
-        report = worst_samples(g, layer, real_src, features_name(g, scan_opts.features), samples, seed, worst_n, chosen, units_per_sample,
+        report = worst_samples(g, layer, real_src, features_name(g, scan_opts.features), samples, seed, n, chosen, units_per_sample,
                                scan_opts.inception_weights, batch_size, not no_cache,
                                on_batch=lambda n: bar.advance(task, n))
     data = {"generator": g.describe(), **report.to_dict()}
@@ -71,7 +71,7 @@ def worst(
     if json_output:
         print_json(data)
         return
-    show(g, report, worst_n, samples, seed, out)
+    show(g, report, n, samples, seed, out)
 
 
 def register(app: typer.Typer) -> None:

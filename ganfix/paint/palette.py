@@ -87,7 +87,7 @@ def find_palette(gen, segmenter: Segmenter, layer: str, classes: list[str] | Non
                  select: str = "iou", insert_value: str = "q0.99", candidates: int = 16, ace_samples: int = 32,
                  use_cache: bool = True, on_step=None) -> Palette:
     """Palette for `classes` (default: every segmenter class that has a unit with IoU > 0 at `layer`)."""
-    from ..dissect import dissect, insertion_values, require_spatial, select_by_ace, select_by_iou, single_unit_ace
+    from ..dissection import dissect, insertion_values, require_spatial, select_by_ace, select_by_iou, single_unit_ace
 
     require_spatial(gen, layer, "painting")
     if n < 1:

@@ -59,7 +59,7 @@ class _ClassRanker:
     argument = "class"
 
     def dissection(self, ctx: RankContext, segmenter):
-        from ..dissect import dissect
+        from ..dissection import dissect
         from ..segmenters import class_index, load_segmenter, require_segmenter
 
         segmenter = require_segmenter(ctx.gen, segmenter)  # None: the built-in generator's own
@@ -89,7 +89,7 @@ class AceRanker(_ClassRanker):
                "ace_samples": defaults.ACE_UNIT_SAMPLES, "insert_value": defaults.INSERT_VALUE}
 
     def rank(self, ctx: RankContext, segmenter, candidates: int, ace_samples: int, insert_value: str) -> Ranking:
-        from ..dissect import insertion_values, single_unit_ace
+        from ..dissection import insertion_values, single_unit_ace
 
         seg, cls, dis = self.dissection(ctx, segmenter)
         value = insertion_values(ctx.gen, seg, ctx.layer, cls, ctx.samples, ctx.seed, ctx.batch_size, insert_value,

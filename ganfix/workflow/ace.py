@@ -20,9 +20,9 @@ class AceReport:
     """report: the JSON (generator, layer, class, settings, insert_values, units, ace, ablation_curve, sweep)."""
     report: dict
     chosen: list[int]
-    ace: object = field(repr=False)               # ganfix.dissect.AceResult
+    ace: object = field(repr=False)               # ganfix.dissection.AceResult
     curves: Optional[dict] = field(default=None, repr=False)
-    sweep: object = field(default=None, repr=False)  # ganfix.dissect.SweepResult or None
+    sweep: object = field(default=None, repr=False)  # ganfix.dissection.SweepResult or None
     _strip: tuple = field(default=(), repr=False)    # what draws the interventions strip
 
     def to_json(self) -> dict:
@@ -30,8 +30,8 @@ class AceReport:
 
     def save(self, out: Union[str, Path]) -> Path:
         """report.json, index.html, plots and an image strip (original · ablated · inserted) into `out`."""
-        from ..dissect.report import write_ace_report
-        from ..dissect.tiles import intervention_strip
+        from ..dissection.report import write_ace_report
+        from ..dissection.tiles import intervention_strip
 
         out, strip = Path(out), "interventions.png"
         intervention_strip(*self._strip, list(range(6)), self.report["settings"]["seed"], out / strip)
@@ -54,7 +54,7 @@ def _check(select: str, n: int, stride: int, patch: int, context_samples: int, s
 def _choose(g, seg, layer, cls, value, dis, select, n, units, samples, seed, batch_size, candidates, ace_samples,
             steps, l2, progress):
     """(units, their scores, what the scores are) for the chosen selection."""
-    from ..dissect import optimize_unit_mask, select_by_ace, select_by_iou, select_by_mask, single_unit_ace
+    from ..dissection import optimize_unit_mask, select_by_ace, select_by_iou, select_by_mask, single_unit_ace
 
     if units is not None:
         return list(units), [None] * len(units), "given"
@@ -97,7 +97,7 @@ def ace(gen: Generator, layer: str, class_name: str, *, segmenter=None,
     units ablated (the paper's Fig. 6); `context`/`trace`: the insertion sweep (Fig. 8) and tracing (Fig. 9).
     `segmenter`: a name, path/to/file.py:factory or a Segmenter; None: a built-in generator's own (required for
     any other)."""
-    from ..dissect import ablation_curve, average_causal_effect, dissect, insertion_sweep, insertion_values, require_spatial
+    from ..dissection import ablation_curve, average_causal_effect, dissect, insertion_sweep, insertion_values, require_spatial
     from ..segmenters import class_index, load_segmenter, require_segmenter
 
     _check(select, n, stride, patch, context_samples, samples, batch_size)
@@ -121,7 +121,7 @@ def ace(gen: Generator, layer: str, class_name: str, *, segmenter=None,
         res = average_causal_effect(gen, seg, layer, chosen, cls, samples, seed, batch_size, value=value, on_batch=step)
     curves = sweep = None
     if curve:
-        from ..dissect.ace import _default_points
+        from ..dissection.ace import _default_points
 
         with progress("ablation curve", samples * len(_default_points(len(chosen)))) as step:
             curves = {f"by {note}": ablation_curve(gen, seg, layer, chosen, cls, samples, seed, batch_size, on_batch=step)}

@@ -27,19 +27,19 @@ class CheckResult:
         return self.report
 
     def write_junit(self, path: Union[str, Path]) -> Path:
-        from ..check.outputs import write_junit
+        from ..checking.outputs import write_junit
 
         return write_junit(path, self.report, self.elapsed_s)
 
     def markdown(self) -> str:
         """The GitHub job-summary table."""
-        from ..check.outputs import step_summary_markdown
+        from ..checking.outputs import step_summary_markdown
 
         return step_summary_markdown(self.report)
 
     def github_errors(self) -> list[str]:
         """`::error::` workflow-command lines, one per failed gate."""
-        from ..check.outputs import github_error_lines
+        from ..checking.outputs import github_error_lines
 
         return github_error_lines(self.report)
 
@@ -47,7 +47,7 @@ class CheckResult:
 def load_check_config(config=None, *, samples: Optional[int] = None, seed: Optional[int] = None,
                       device: Optional[str] = None):
     """A CheckConfig: as given, or read from a file (None: ganfix.toml / pyproject.toml here or above), with overrides."""
-    from ..check.config import CheckConfig, load_config
+    from ..checking.config import CheckConfig, load_config
 
     cfg = config if isinstance(config, CheckConfig) else load_config(config)
     if samples is not None:
@@ -68,8 +68,8 @@ def check(config=None, *, samples: Optional[int] = None, seed: Optional[int] = N
     """Evaluate the gates of `config` (a CheckConfig, a config file, or None to find ganfix.toml). With
     `write_baseline`, the report is also written there as a baseline (and the baseline gate is skipped)."""
     from ..atomic import atomic_write_json
-    from ..check.gates import run_check
-    from ..check.metrics import ScoringMetrics
+    from ..checking.gates import run_check
+    from ..checking.metrics import ScoringMetrics
     from ..generator import load_generator
 
     started = time.perf_counter()

@@ -33,7 +33,7 @@ class Dissection:
 
     def comparison(self) -> list[dict]:
         """One row per model and layer: units, interpretable units, interpretable units by class."""
-        from ..dissect.report import comparison_rows
+        from ..dissection.report import comparison_rows
 
         return comparison_rows(self.results)
 
@@ -44,7 +44,7 @@ class Dissection:
 
     def save(self, out: Union[str, Path], tiles: int = 8) -> dict:
         """report.json, index.html, plots and `tiles` units per layer drawn as mask images; returns the report."""
-        from ..dissect.report import write_dissect_report
+        from ..dissection.report import write_dissect_report
 
         return write_dissect_report(Path(out), self.gens, self.results, self.settings, tiles=tiles)
 
@@ -70,7 +70,7 @@ def dissect(gen: Generator, segmenter=None, layers: Optional[Sequence[str]] = No
     `layers` (None: every top-level spatial layer); `compare`: a second generator dissected the same way.
     `iqr_convention`: "reference" (thresholds from positively correlated levels, label by IQR, interpretable also
     needs IQR > iqr_min) or "unconstrained" (docs/dissection.md)."""
-    from ..dissect import Criteria, dissect as dissect_layers
+    from ..dissection import Criteria, dissect as dissect_layers
     from ..segmenters import load_segmenter, require_segmenter
     from ..stats.tally import check_sample_args
 

@@ -69,7 +69,7 @@ class RepairResult:
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(generator, FID, KID) rows: original, patched, random mean ± std."""
-        from ..repair.report import table_rows
+        from ..repairing.report import table_rows
 
         return table_rows(self.report)
 
@@ -77,7 +77,7 @@ class RepairResult:
         return {**self.report, **({"export": self.exported.to_json()} if self.exported else {})}
 
     def markdown(self) -> str:
-        from ..repair.report import markdown
+        from ..repairing.report import markdown
 
         return markdown(self.report, self.exported.to_json() if self.exported else None)
 
@@ -85,14 +85,14 @@ class RepairResult:
         """A PIL image: original, patched and |difference| of the first 8 scored samples (or `ids`)."""
         from PIL import Image
 
-        from ..repair.report import before_after_grid
+        from ..repairing.report import before_after_grid
 
         ids = ids or self.report.get("sample_ids", {}).get("first", list(range(8)))[:8]
         return Image.open(io.BytesIO(before_after_grid(self.gen, self.patch, ids, self.report["settings"]["seed"])))
 
     def save(self, out: Union[str, Path]) -> Path:
         """report.json, report.md and before_after.png into `out` (atomic writes)."""
-        from ..repair.report import write_outputs
+        from ..repairing.report import write_outputs
 
         write_outputs(Path(out), self.report, self.gen, self.patch, self.exported.to_json() if self.exported else None)
         return Path(out)

@@ -1,6 +1,6 @@
 """The gates of `ganfix check`, one function each, plus `run_check` that evaluates a config.
 
-Gates read numbers from a MetricsProvider (ganfix.check.metrics.ScoringMetrics in the product) so
+Gates read numbers from a MetricsProvider (ganfix.checking.metrics.ScoringMetrics in the product) so
 the gate logic can be tested with known numbers and the scoring tested end to end separately.
 A gate that fails is a GateResult with passed=False (exit 1); a config that cannot be evaluated
 (missing file, baseline made with other settings) raises UsageError (exit 2).
@@ -145,7 +145,7 @@ def read_baseline(path: Path, cfg: CheckConfig) -> dict:
     for key in ("features", "samples", "seed", "real"):
         if key in settings and settings[key] != ours[key]:
             raise UsageError(f"baseline {path} was made with {key}={settings[key]!r} but this check uses "
-                             f"{key}={ours[key]!r}; regenerate it with --write-baseline")
+                             f"{key}={ours[key]!r}; regenerate it with write_baseline={path}")
     return metrics
 
 

@@ -2,7 +2,7 @@
 
 Two sources, one per IQR convention (see result.Criteria and docs/dissection.md):
 - `reference` (the default, as GAN Dissection's code): quantiles of the *upsampled* maps, the same
-  values the IoU pass thresholds (ganfix.dissect.run.upsampled_quantile_sample);
+  values the IoU pass thresholds (ganfix.dissection.run.upsampled_quantile_sample);
 - `unconstrained`: quantiles of the layer-resolution maps from the streaming unit statistics
   (`tally_unit_stats(...).quantile`).
 Either way they are the same whatever the batch size; the IoU pass then only counts pixels above
