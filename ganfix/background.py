@@ -16,9 +16,10 @@ _DONE = object()
 
 
 class Background:
-    def __init__(self, items: Iterable[T], ahead: int = 2, name: str = "ganfix-background"):
+    def __init__(self, items: Iterable[T], ahead: int | None = 2, name: str = "ganfix-background"):
+        """ahead: how many items the worker may run ahead of the caller (None: no limit)."""
         self._items = items
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
+        self._queue: queue.Queue = queue.Queue(maxsize=0 if ahead is None else max(1, ahead))
         self._stop = threading.Event()
         self._finished = False
         self.failed = threading.Event()  # set as soon as the iterator raised: the caller can stop its own work early

@@ -205,8 +205,9 @@ def build_sheets(
     # The generator pass runs on a worker thread (torch releases the GIL) while this thread draws each unit
     # as soon as its samples exist; files reach the disk only after the pass ends without NaN/Inf images.
     regen, drawn = Regenerated(), 0
+    # The worker never waits for the drawing: every batch it hands over is the same growing Regenerated.
     with _Writer() as write, Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)),
-                                        name="ganfix-sheets-generate") as batches:
+                                        ahead=None, name="ganfix-sheets-generate") as batches:
         for batch_ids, regen in batches:
             tick("generate", len(batch_ids), n_ids)
             while drawn < len(order) and needs[drawn] <= len(regen.images) and not batches.failed.is_set():
