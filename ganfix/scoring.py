@@ -136,9 +136,12 @@ def _fidelity_version() -> str:
 def metrics_key(kind: str, real_key: str, generated: dict[str, str], **settings) -> str:
     """Key of a cached FID/KID/bootstrap result: the feature cache keys of the real set and of every
     generated variant (which name the model, patch, sample ids, latent seed, extractor), every setting
-    that changes the numbers, and the versions of the arithmetic."""
+    that changes the numbers, and the versions of the arithmetic (torch-fidelity's formulas, numpy's bootstrap
+    draws, scipy's matrix square root)."""
+    import scipy
+
     return cache_key(kind, real=real_key, generated=generated, metrics_version=METRICS_VERSION,
-                     torch_fidelity=_fidelity_version(), **settings)
+                     torch_fidelity=_fidelity_version(), numpy=np.__version__, scipy=scipy.__version__, **settings)
 
 
 def _json_validator(required: set[str]) -> Callable[[object], dict]:
