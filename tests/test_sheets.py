@@ -216,3 +216,25 @@ def test_background_hands_over_items_errors_and_cleans_up():
     with Background(items(), ahead=1) as it:  # the caller stops early: the worker stops and the generator closes
         next(it)
     assert closed == [True, True, True]
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_painting_captions_on_their_known_background_changes_no_pixel(size, monkeypatch):
+    """Captions on a sheet's frame or panel are painted from a lookup table over their whole box (`on=`); that is
+    only right where the box holds nothing but that background, which the layout must guarantee at every tile size."""
+    import ganfix.sheets.layout as layout
+    from ganfix.sheets.text import draw_text
+
+    g = torch.Generator().manual_seed(0)
+    tiles = torch.randint(0, 256, (10, size, size, 3), generator=g, dtype=torch.uint8).numpy()
+    info = {"unit": 17, "rank": 3, "of": 64, "by": "ablation", "score": -1.25, "top_max": 7.5, "rate": 0.0123,
+            "quantile": 0.99, "threshold": 6.9}
+    ids, maxes, cov = list(range(1000, 1010)), [7.5 - i / 10 for i in range(10)], [0.004 * i for i in range(10)]
+
+    def draw_all():
+        return (*layout.unit_sheets(info, tiles, tiles, ids, maxes, cov)[:2], layout.group_sheet([(info, tiles)] * 3))
+
+    fast = draw_all()
+    monkeypatch.setattr(layout, "draw_text", lambda *a, on=None, **k: draw_text(*a, **k))  # always blend
+    for ours, blended in zip(fast, draw_all()):
+        assert np.array_equal(ours, blended)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .text import draw_text, font  # noqa: F401  (font: re-exported for other sheet makers)
+from .text import draw_text, font, text_width  # noqa: F401  (font: re-exported for other sheet makers)
 
 BG = (28, 29, 32)
 PANEL = (40, 42, 47)
@@ -55,18 +55,21 @@ def _frame(info: dict, k: int, size: int, cols: int) -> tuple[np.ndarray, list[l
     rows = max(1, -(-max(k, 1) // cols))
     cap_h, head_h = 20, 52
     frame = blank(head_h + rows * (size + cap_h + GAP) + GAP, GAP + cols * (size + GAP))
-    draw_text(frame, (GAP + 2, 6), f"unit {info['unit']}", TEXT, 22)
+    draw_text(frame, (GAP + 2, 6), f"unit {info['unit']}", TEXT, 22, on=BG)
     if not k:
-        draw_text(frame, (GAP + 2, head_h + 10), "no samples", MUTED, 14)
+        draw_text(frame, (GAP + 2, head_h + 10), "no samples", MUTED, 14, on=BG)
     boxes = [[GAP + (i % cols) * (size + GAP), head_h + (i // cols) * (size + cap_h + GAP), size, size] for i in range(k)]
     return frame, boxes
 
 
 def _caption(img: np.ndarray, x: int, y: int, size: int, sample: int, top: float, cov: float | None) -> None:
     """Under a tile: its sample id on the left, its max activation (and coverage) on the right."""
-    draw_text(img, (x + 1, y + size + 3), f"#{sample}", MUTED, 12)
+    left = f"#{sample}"
     right = f"max {top:.2f}" + ("" if cov is None else " · " + (f"{100 * cov:.0f}%" if cov >= 0.01 or cov == 0 else "<1%"))
-    draw_text(img, (x + size - 1, y + size + 3), right, MUTED, 12, anchor="ra")
+    # Painting a caption's box on the frame colour is only right when the two captions do not overlap (narrow tiles).
+    on = BG if text_width(left, 12) + text_width(right, 12) + 4 <= size else None
+    draw_text(img, (x + 1, y + size + 3), left, MUTED, 12, on=on)
+    draw_text(img, (x + size - 1, y + size + 3), right, MUTED, 12, anchor="ra", on=on)
 
 
 def unit_sheets(info: dict, tiles: np.ndarray, plain: np.ndarray, ids: list[int], maxes: list[float],
@@ -87,7 +90,7 @@ def unit_sheets(info: dict, tiles: np.ndarray, plain: np.ndarray, ids: list[int]
         for i, (x, y, _, _) in enumerate(boxes):
             arr[y:y + size, x:x + size] = variant[i]
         line = info if overlay_flag is None or info.get("spatial") is False else {**info, "overlay": False}
-        draw_text(arr, (GAP + 2, 32), stats_line(line), MUTED, 13)
+        draw_text(arr, (GAP + 2, 32), stats_line(line), MUTED, 13, on=BG)
         sheets.append(arr)
     return sheets[0], sheets[1], boxes
 
@@ -96,12 +99,12 @@ def label_panel(img: np.ndarray, info: dict, y: int, size: int, label_w: int) ->
     """A grouped sheet's row label (uint8 [H, W, 3], drawn in place): the unit, then as many of its figures as fit
     the row's height."""
     img[y:y + size, GAP:label_w] = PANEL
-    draw_text(img, (GAP + 8, y + 6), f"unit {info['unit']}", TEXT, 18)
+    draw_text(img, (GAP + 8, y + 6), f"unit {info['unit']}", TEXT, 18, on=PANEL)
     lines = [f"rank {info['rank']}", score_label(info, short=True), f"top max {info['top_max']:.3g}", f"rate {info['rate']:.3f}"]
     step = max(11, min(16, (size - 32) // len(lines)))
     for j, line in enumerate(lines):
         if 30 + j * step + 11 <= size:
-            draw_text(img, (GAP + 8, y + 30 + j * step), line, MUTED, min(12, step - 1))
+            draw_text(img, (GAP + 8, y + 30 + j * step), line, MUTED, min(12, step - 1), on=PANEL)
 
 
 def group_sheet(rows: list[tuple[dict, np.ndarray]], label_w: int = 150) -> np.ndarray:

@@ -63,9 +63,10 @@ def _string_alpha(text: str, size: int) -> tuple[np.ndarray, int, int]:
 
 
 def draw_text(img: np.ndarray, xy: tuple[float, float], text: str, fill: tuple[int, int, int], size: int,
-              anchor: str = "la") -> None:
+              anchor: str = "la", on: tuple[int, int, int] | None = None) -> None:
     """Blend `text` into uint8 [H, W, 3] `img` in place. anchor: "la" (xy is the left end of the ascender
-    line, Pillow's default) or "ra" (the right end)."""
+    line, Pillow's default) or "ra" (the right end). on: the one colour the text's box is known to sit on
+    (a sheet's frame or panel): the blend is then a table lookup that paints the whole box, ~3× faster."""
     x = float(xy[0])
     if anchor == "ra":
         x -= text_width(text, size)
@@ -79,7 +80,19 @@ def draw_text(img: np.ndarray, xy: tuple[float, float], text: str, fill: tuple[i
     ax1, ay1 = min(alpha.shape[1], w_img - gx), min(alpha.shape[0], h_img - gy)
     if ax1 <= ax0 or ay1 <= ay0:
         return
-    a = alpha[ay0:ay1, ax0:ax1, None].astype(np.int32)
+    a = alpha[ay0:ay1, ax0:ax1]
     region = img[gy + ay0: gy + ay1, gx + ax0: gx + ax1]
+    if on is not None:
+        np.take(_blend_table(tuple(fill), tuple(on)), a, axis=0, out=region)
+        return
     # Pillow's blend: out = in + (ink − in)·a/255, rounded.
+    a = a[..., None].astype(np.int32)
     region[...] = region + ((np.asarray(fill, dtype=np.int32) - region) * a + 127) // 255
+
+
+@lru_cache(maxsize=64)
+def _blend_table(fill: tuple[int, int, int], background: tuple[int, int, int]) -> np.ndarray:
+    """uint8 [256, 3]: the colour of `fill` at coverage a (0…255) over `background`, as the blend rounds it."""
+    a = np.arange(256, dtype=np.int32)[:, None]
+    bg = np.asarray(background, dtype=np.int32)
+    return (bg + ((np.asarray(fill, dtype=np.int32) - bg) * a + 127) // 255).astype(np.uint8)
