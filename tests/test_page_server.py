@@ -196,3 +196,20 @@ def test_trickled_headers_are_cut_off(srv):
     s.close()
     assert closed and time.monotonic() - t0 < 5
     assert post(server)[0] == 200 and counter.n == 1
+
+
+def test_a_client_that_hangs_up_prints_no_traceback(srv, capsys):
+    """socketserver printed a traceback framed in dashes whenever a client went away mid-request."""
+    server, _ = srv
+    for exc in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset"), TimeoutError("timed out")):
+        try:
+            raise exc
+        except OSError:
+            server.httpd.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        server.httpd.handle_error(None, ("127.0.0.1", 1))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError('boom')" in err and "Traceback" not in err

@@ -321,6 +321,14 @@ class _Server(ThreadingHTTPServer):
     body_seconds: float
     connection_seconds: float
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up or timed out is not news (socketserver printed a traceback framed in dashes for
+        each); anything else gets one line on stderr. The server keeps serving either way."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        print(f"ganfix page: error while serving {client_address[0]}: {exc!r}", file=sys.stderr)
+
 
 class PageServer:
     """`with PageServer(page) as srv: print(srv.url)`, or `srv.start()` / `srv.stop()`."""
