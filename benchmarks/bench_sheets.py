@@ -18,8 +18,8 @@ pass per unit, sheets composed as arrays, captions from cached glyphs, PNGs (Sub
 
 Each measurement is a fresh process: load the toy generator, compute the layer's statistics (not timed,
 no cache), then time one `build_sheets` call, wall clock and CPU time (all threads). torch runs on one
-intra-op thread in both. Rounds alternate baseline/today so load on a shared machine hits both alike;
-the ratio is per round. Both write 64 overlay sheets, 64 plain sheets and 7 grouped sheets.
+intra-op thread in both (`--threads N` for N). Rounds alternate baseline/today so load on a shared
+machine hits both alike; the ratio is per round. Both write 64 overlay sheets, 64 plain sheets and 7 grouped sheets.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ MEASURE = r"""
 import json, sys, tempfile, time
 from pathlib import Path
 import torch
-torch.set_num_threads(1)
+torch.set_num_threads(int(sys.argv[4]))
 from ganfix.generator import load_generator
 from ganfix.sheets import build_sheets
 from ganfix.stats.tally import tally_unit_stats
@@ -67,10 +67,10 @@ def baseline_tree(dest: Path) -> Path:
     return dest
 
 
-def measure(tree: Path, layer: str, samples: int, units: int | None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1",
+def measure(tree: Path, layer: str, samples: int, units: int | None, threads: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads),
            "GANFIX_CACHE": tempfile.mkdtemp(prefix="bench-sheets-cache-")}
-    run = subprocess.run([sys.executable, "-c", MEASURE, layer, str(samples), str(units or 0)], env=env, cwd=tempfile.gettempdir(),
+    run = subprocess.run([sys.executable, "-c", MEASURE, layer, str(samples), str(units or 0), str(threads)], env=env, cwd=tempfile.gettempdir(),
                          capture_output=True, text=True)
     if run.returncode:
         sys.exit(f"measurement failed ({tree}):\n{run.stderr[-2000:]}")
@@ -86,15 +86,17 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--units", type=int, default=None, help="only the top N units in ranking order")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads in both (default 1; "
+                    "ganfix's own default is every CPU this process may use)")
     args = ap.parse_args()
     old_tree = baseline_tree(Path(tempfile.mkdtemp(prefix="bench-sheets-baseline-")))
-    print(f"toyscenes {args.layer}, top 10 of {args.samples} samples, torch on 1 thread, {os.cpu_count()} CPUs, "
+    print(f"toyscenes {args.layer}, top 10 of {args.samples} samples, torch on {args.threads} thread(s), {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}; baseline: ganfix at {BASELINE[:7]}")
     ratios, cpu_ratios = [], []
     for r in range(args.rounds):
         res = {}
         for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
-            res[name] = measure(old_tree if name == "old" else ROOT, args.layer, args.samples, args.units)
+            res[name] = measure(old_tree if name == "old" else ROOT, args.layer, args.samples, args.units, args.threads)
         old, new = res["old"], res["new"]
         if (old["units"], old["pngs"]) != (new["units"], new["pngs"]):
             sys.exit(f"the two versions wrote different sheets: {old} vs {new}")
