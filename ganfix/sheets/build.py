@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
@@ -85,6 +86,16 @@ class _Writer:
                     job.result()  # re-raises a failed write
         finally:
             self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+@contextmanager
+def _torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def sheets_key(gen: Generator, layer: str, **args) -> str:
@@ -205,8 +216,9 @@ def build_sheets(
     # The generator pass runs on a worker thread (torch releases the GIL) while this thread draws each unit
     # as soon as its samples exist; files reach the disk only after the pass ends without NaN/Inf images.
     regen, drawn = Regenerated(), 0
-    # The worker never waits for the drawing: every batch it hands over is the same growing Regenerated.
-    with _Writer() as write, Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)),
+    # The worker never waits for the drawing: every batch it hands over is the same growing Regenerated. Drawing and
+    # encoding keep a core busy beside it, so torch gets one thread fewer meanwhile (no oversubscription).
+    with _Writer() as write, _torch_threads(max(1, torch.get_num_threads() - 1)), Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)),
                                         ahead=None, name="ganfix-sheets-generate") as batches:
         for batch_ids, regen in batches:
             tick("generate", len(batch_ids), n_ids)
