@@ -5,6 +5,7 @@ this node (so 1 per process on a small machine). Oversubscribed threads on a bus
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 from .errors import UsageError
 
@@ -46,3 +47,18 @@ def configure_threads(threads: int | str | None = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+@contextmanager
+def one_thread_fewer():
+    """torch uses one intra-op thread fewer (at least one) inside the block, restored after: for passes whose own
+    Python threads keep a core busy beside torch (the sheets draw while the generator runs), so they don't
+    oversubscribe the CPUs."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before - 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -100,7 +100,8 @@ def worst_sheet(gen: Generator, report: WorstReport, path: Path, cols: int = 4, 
     from PIL import Image, ImageDraw
 
     from .atomic import atomic_write_bytes
-    from .sheets.layout import BG, MUTED, PANEL, TEXT, font, to_pil
+    from .sheets.layout import BG, MUTED, PANEL, TEXT, to_pil
+    from .sheets.text import font
     from .sheets.overlay import render_tile
     from .sheets.regen import regenerate
 

@@ -38,3 +38,21 @@ def test_bad_threads_is_one_line_exit_2():
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == ["error: --threads must be at least 1, got 0"]
+
+
+def test_one_thread_fewer_leaves_at_least_one_and_restores():
+    import torch
+
+    from ganfix.threads import one_thread_fewer
+
+    before = torch.get_num_threads()
+    try:
+        for n, inside in ((3, 2), (1, 1)):
+            torch.set_num_threads(n)
+            with pytest.raises(RuntimeError):
+                with one_thread_fewer():
+                    assert torch.get_num_threads() == inside
+                    raise RuntimeError  # restored on error too
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(before)

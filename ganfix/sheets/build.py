@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
@@ -24,6 +23,7 @@ from ..generator import Generator
 from ..ranking import Ranking, rank_units
 from ..stats import UnitStats
 from ..stats.tally import check_sample_args, tally_unit_stats
+from ..threads import one_thread_fewer
 from .html import index_html
 from .layout import group_sheet, unit_sheets
 from .overlay import render_tiles
@@ -86,16 +86,6 @@ class _Writer:
                     job.result()  # re-raises a failed write
         finally:
             self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
-
-
-@contextmanager
-def _torch_threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def sheets_key(gen: Generator, layer: str, **args) -> str:
@@ -213,13 +203,14 @@ def build_sheets(
             group_rows.clear()
         tick("render", 1, len(order))
 
-    # The generator pass runs on a worker thread (torch releases the GIL) while this thread draws each unit
-    # as soon as its samples exist; files reach the disk only after the pass ends without NaN/Inf images.
+    # The generator pass runs on a worker thread (torch releases the GIL) while this thread draws each unit as soon
+    # as its samples exist; files reach the disk only after the pass ends without NaN/Inf images. The worker never
+    # waits for the drawing (every batch it hands over is the same growing Regenerated), and torch gets one thread
+    # fewer meanwhile, as drawing and encoding keep a core busy.
     regen, drawn = Regenerated(), 0
-    # The worker never waits for the drawing: every batch it hands over is the same growing Regenerated. Drawing and
-    # encoding keep a core busy beside it, so torch gets one thread fewer meanwhile (no oversubscription).
-    with _Writer() as write, _torch_threads(max(1, torch.get_num_threads() - 1)), Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)),
-                                        ahead=None, name="ganfix-sheets-generate") as batches:
+    batches = Background(iter_regenerate(gen, layer, top_ids, seed, min(batch_size, REGEN_BATCH)), ahead=None,
+                         name="ganfix-sheets-generate")
+    with _Writer() as write, one_thread_fewer(), batches:
         for batch_ids, regen in batches:
             tick("generate", len(batch_ids), n_ids)
             while drawn < len(order) and needs[drawn] <= len(regen.images) and not batches.failed.is_set():

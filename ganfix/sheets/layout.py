@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .text import draw_text, font, text_width  # noqa: F401  (font: re-exported for other sheet makers)
+from .text import draw_text, text_width
 
 BG = (28, 29, 32)
 PANEL = (40, 42, 47)
